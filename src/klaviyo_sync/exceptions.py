@@ -1,0 +1,154 @@
+"""The one exception tree of klaviyo-sync.
+
+Every error the library raises on purpose is a ``KlaviyoSyncError``. Three marker classes say
+what the caller should do with it, whatever its concrete type:
+
+```
+KlaviyoSyncError
+ ├── FatalError            stop the run: nothing later will go better (config, auth)
+ ├── RetryableError        the same request may succeed later (rate limit, outage, timeout)
+ └── RecordError           this record failed; log it and go on with the others
+
+ ConfigError ................................. FatalError
+ KlaviyoAPIError  (status, code, title, detail, pointer, parameter, request_id, body)
+  ├── KlaviyoAuthError        401, 403 ........ FatalError
+  ├── KlaviyoValidationError  400, 422 ........ RecordError
+  ├── KlaviyoNotFoundError    404 ............. RecordError
+  ├── KlaviyoDuplicateProfileError  409 ....... RecordError  (+ duplicate_profile_id)
+  ├── KlaviyoConflictError    409 other ....... RecordError
+  ├── KlaviyoRateLimitedError 429 ............. RetryableError (+ retry_after)
+  └── KlaviyoUnavailableError 5xx, transport .. RetryableError
+       └── KlaviyoTimeoutError  timed out
+ KlaviyoUnexpectedError  any other status ..... RecordError
+```
+
+No message built here ever contains the API key: errors are built from Klaviyo's response and the
+request's method and path, never from its headers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "FatalError",
+    "KlaviyoAPIError",
+    "KlaviyoAuthError",
+    "KlaviyoConflictError",
+    "KlaviyoDuplicateProfileError",
+    "KlaviyoNotFoundError",
+    "KlaviyoRateLimitedError",
+    "KlaviyoSyncError",
+    "KlaviyoTimeoutError",
+    "KlaviyoUnavailableError",
+    "KlaviyoUnexpectedError",
+    "KlaviyoValidationError",
+    "RecordError",
+    "RetryableError",
+]
+
+
+class KlaviyoSyncError(Exception):
+    """Base of every error klaviyo-sync raises on purpose."""
+
+
+class FatalError(KlaviyoSyncError):
+    """Stop the run: retrying or moving to the next record will not help."""
+
+
+class RetryableError(KlaviyoSyncError):
+    """The same operation may succeed if tried again later."""
+
+
+class RecordError(KlaviyoSyncError):
+    """Only this record failed; record the failure and carry on with the rest."""
+
+
+class ConfigError(FatalError):
+    """Settings or configuration are missing or invalid; the message says what and where."""
+
+
+class KlaviyoAPIError(KlaviyoSyncError):
+    """Klaviyo answered with an error, or could not be reached.
+
+    ``status`` is the HTTP status (0 when no response arrived); ``code``, ``title``, ``detail``
+    and ``pointer``/``parameter`` come from the first item of Klaviyo's ``errors`` envelope.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        code: str | None = None,
+        title: str | None = None,
+        detail: str | None = None,
+        pointer: str | None = None,
+        parameter: str | None = None,
+        request_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.pointer = pointer
+        self.parameter = parameter
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+        self.body = body
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, "
+            f"detail={self.detail!r}, pointer={self.pointer!r}, request_id={self.request_id!r})"
+        )
+
+
+class KlaviyoAuthError(KlaviyoAPIError, FatalError):
+    """401 or 403: the API key is missing, wrong, or lacks a scope."""
+
+
+class KlaviyoValidationError(KlaviyoAPIError, RecordError):
+    """400: Klaviyo rejected the request's content (see ``pointer`` for the field)."""
+
+
+class KlaviyoNotFoundError(KlaviyoAPIError, RecordError):
+    """404: the resource (a profile, list or job) does not exist."""
+
+
+class KlaviyoConflictError(KlaviyoAPIError, RecordError):
+    """409 for a reason other than a duplicate profile."""
+
+
+class KlaviyoDuplicateProfileError(KlaviyoConflictError):
+    """409 ``duplicate_profile``: an identifier already belongs to ``duplicate_profile_id``."""
+
+    def __init__(self, message: str, *, duplicate_profile_id: str | None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.duplicate_profile_id = duplicate_profile_id
+
+
+class KlaviyoRateLimitedError(KlaviyoAPIError, RetryableError):
+    """429: throttled; ``retry_after`` is Klaviyo's ``Retry-After`` in seconds, when given."""
+
+    def __init__(self, message: str, *, retry_after: float | None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class KlaviyoUnavailableError(KlaviyoAPIError, RetryableError):
+    """5xx, a refused or dropped connection: Klaviyo could not serve the request now."""
+
+
+class KlaviyoTimeoutError(KlaviyoUnavailableError):
+    """The request timed out before Klaviyo answered."""
+
+
+class KlaviyoUnexpectedError(KlaviyoAPIError, RecordError):
+    """A status this client does not expect from the endpoint (for example 405 or 415)."""
