@@ -10,6 +10,9 @@ KlaviyoSyncError
  └── RecordError           this record failed; log it and go on with the others
 
  ConfigError ................................. FatalError
+  └── MappingError   a collection or formula is invalid (names collection and row)
+ InvalidRecordError  a source record is malformed (names where) ...... RecordError
+ FormulaError        a formula failed on one customer ................. RecordError
  KlaviyoAPIError  (status, code, title, detail, pointer, parameter, request_id, body)
   ├── KlaviyoAuthError        401, 403 ........ FatalError
   ├── KlaviyoValidationError  400, 422 ........ RecordError
@@ -33,6 +36,8 @@ from typing import Any
 __all__ = [
     "ConfigError",
     "FatalError",
+    "FormulaError",
+    "InvalidRecordError",
     "KlaviyoAPIError",
     "KlaviyoAuthError",
     "KlaviyoConflictError",
@@ -44,6 +49,7 @@ __all__ = [
     "KlaviyoUnavailableError",
     "KlaviyoUnexpectedError",
     "KlaviyoValidationError",
+    "MappingError",
     "RecordError",
     "RetryableError",
 ]
@@ -67,6 +73,40 @@ class RecordError(KlaviyoSyncError):
 
 class ConfigError(FatalError):
     """Settings or configuration are missing or invalid; the message says what and where."""
+
+
+class MappingError(ConfigError):
+    """A collection, mapping row or formula is invalid; the message names the collection and row."""
+
+    def __init__(self, message: str, *, collection: str | None = None, row: str | None = None):
+        where = " ".join(
+            p for p in (collection and f"collection {collection!r}", row and f"row {row!r}") if p
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+        self.collection = collection
+        self.row = row
+
+
+class InvalidRecordError(RecordError):
+    """A source record cannot be read as a customer; ``where`` is e.g. ``customers.jsonl:12``."""
+
+    def __init__(self, reason: str, *, where: str | None = None, customer_id: str | None = None):
+        super().__init__(f"{where}: {reason}" if where else reason)
+        self.reason = reason
+        self.where = where
+        self.customer_id = customer_id
+
+
+class FormulaError(RecordError):
+    """A formula raised while evaluating one customer."""
+
+    def __init__(self, message: str, *, collection: str, row: str, customer_id: str) -> None:
+        super().__init__(
+            f"collection {collection!r} row {row!r} customer {customer_id!r}: {message}"
+        )
+        self.collection = collection
+        self.row = row
+        self.customer_id = customer_id
 
 
 class KlaviyoAPIError(KlaviyoSyncError):
