@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from klaviyo_sync.config import DEFAULT_BASE_URL, load_settings
+from klaviyo_sync.config import DEFAULT_BASE_URL, DEFAULT_STORE, load_settings
 from klaviyo_sync.exceptions import ConfigError
 
 KEY = "pk_configsecret1234567890"
@@ -33,3 +36,65 @@ def test_key_never_shows_in_repr_or_str(monkeypatch: pytest.MonkeyPatch) -> None
     assert KEY not in repr(settings)
     assert KEY not in str(settings)
     assert KEY not in settings.model_dump_json()
+
+
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "KLAVIYO_API_KEY",
+        "KLAVIYO_BASE_URL",
+        "KLAVIYO_SYNC_STORE",
+        "KLAVIYO_SYNC_MAPPING",
+        "KLAVIYO_SYNC_PHONE_REGION",
+        "KLAVIYO_SYNC_BATCH_SIZE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_config_file_with_environment_winning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clean_env(monkeypatch)
+    config = tmp_path / "klaviyo-sync.toml"
+    config.write_text(
+        'store = "sqlite:///other.db"\nphone_region = "gb"\nmapping = "map.toml"\nbatch_size = 50\n'
+    )
+    monkeypatch.setenv("KLAVIYO_SYNC_BATCH_SIZE", "25")
+    settings = load_settings(config)
+    assert settings.store_url == "sqlite:///other.db"
+    assert settings.phone_region == "GB"
+    assert settings.mapping_path == tmp_path / "map.toml"
+    assert settings.batch_size == 25
+
+
+def test_defaults_cover_the_shipped_templates(monkeypatch: pytest.MonkeyPatch) -> None:
+    _clean_env(monkeypatch)
+    settings = load_settings()
+    assert settings.store_url == DEFAULT_STORE
+    assert settings.phone_region == "US"
+    assert settings.mapping_path is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('api_key = "pk_x"', "does not belong in a config file"),
+        ('colour = "blue"', "unknown setting(s) colour"),
+        ("store = ", "not valid TOML"),
+        ('phone_region = "Narnia"', "phone_region"),
+        ("batch_size = 0", "batch_size"),
+    ],
+)
+def test_bad_config_says_what_and_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str
+) -> None:
+    _clean_env(monkeypatch)
+    config = tmp_path / "bad.toml"
+    config.write_text(text + "\n")
+    with pytest.raises(ConfigError, match=re.escape(message)) as caught:
+        load_settings(config)
+    assert "bad.toml" in str(caught.value)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml")

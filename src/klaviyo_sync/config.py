@@ -1,28 +1,89 @@
-"""Settings from the environment (and later a config file), validated with clear messages."""
+"""Settings: a TOML config file and the environment, validated with clear messages.
+
+The environment wins over the file, the file over the defaults. The API key is read from the
+environment only (``KLAVIYO_API_KEY``): a config file tends to end up in a repository, and a
+secret must not. Config file keys (all optional)::
+
+    base_url = "https://a.klaviyo.com"     # KLAVIYO_BASE_URL
+    store = "sqlite:///klaviyo-sync.db"    # KLAVIYO_SYNC_STORE, any SQLAlchemy URL
+    mapping = "mapping.toml"               # KLAVIYO_SYNC_MAPPING; relative to the config file
+    phone_region = "US"                    # KLAVIYO_SYNC_PHONE_REGION
+    phone_strict = false                   # KLAVIYO_SYNC_PHONE_STRICT
+    subscribe_sms = false                  # KLAVIYO_SYNC_SUBSCRIBE_SMS
+    batch_size = 100                       # KLAVIYO_SYNC_BATCH_SIZE
+    concurrency = 8                        # KLAVIYO_SYNC_CONCURRENCY
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .exceptions import ConfigError
 
-__all__ = ["DEFAULT_BASE_URL", "Settings", "load_settings"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_STORE", "Settings", "load_settings"]
 
 DEFAULT_BASE_URL = "https://a.klaviyo.com"
+DEFAULT_STORE = "sqlite:///klaviyo-sync.db"
+
+# config file key → field name
+_FILE_KEYS = {
+    "base_url": "klaviyo_base_url",
+    "store": "store_url",
+    "mapping": "mapping_path",
+    "phone_region": "phone_region",
+    "phone_strict": "phone_strict",
+    "subscribe_sms": "subscribe_sms",
+    "batch_size": "batch_size",
+    "concurrency": "concurrency",
+}
 
 
 class Settings(BaseSettings):
-    """Everything klaviyo-sync reads from its environment.
+    """Everything klaviyo-sync reads from its environment and config file.
 
     The API key is a ``SecretStr`` so that printing the settings, or an error about them, shows
     ``**********`` instead of the key.
     """
 
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     klaviyo_api_key: SecretStr | None = Field(default=None, alias="KLAVIYO_API_KEY")
     klaviyo_base_url: str = Field(default=DEFAULT_BASE_URL, alias="KLAVIYO_BASE_URL")
+    store_url: str = Field(default=DEFAULT_STORE, alias="KLAVIYO_SYNC_STORE")
+    mapping_path: Path | None = Field(default=None, alias="KLAVIYO_SYNC_MAPPING")
+    phone_region: str = Field(default="US", alias="KLAVIYO_SYNC_PHONE_REGION")
+    phone_strict: bool = Field(default=False, alias="KLAVIYO_SYNC_PHONE_STRICT")
+    subscribe_sms: bool = Field(default=False, alias="KLAVIYO_SYNC_SUBSCRIBE_SMS")
+    batch_size: int = Field(default=100, ge=1, le=10_000, alias="KLAVIYO_SYNC_BATCH_SIZE")
+    concurrency: int = Field(default=8, ge=1, le=64, alias="KLAVIYO_SYNC_CONCURRENCY")
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        region = value.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region code like US, GB or DE")
+        return region
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The config file arrives as init kwargs; the environment must win over it.
+        return (env_settings, init_settings)
 
     def require_api_key(self) -> SecretStr:
         """The API key, or a ConfigError that says how to provide one."""
@@ -34,12 +95,39 @@ class Settings(BaseSettings):
         return self.klaviyo_api_key
 
 
-def load_settings() -> Settings:
-    """Read settings from the environment; a bad value becomes a ConfigError naming it."""
+def load_settings(config: Path | None = None) -> Settings:
+    """Read the config file (if given) and the environment; problems become a ConfigError."""
+    values = _read_config_file(config) if config is not None else {}
     try:
-        return Settings()
+        return Settings(**values)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+        problems = "; ".join(_describe(e) for e in err.errors())
+        where = f" in {config} or the environment" if config else ""
+        raise ConfigError(f"invalid settings{where}: {problems}") from None
+
+
+def _describe(error: Any) -> str:
+    field = ".".join(str(p) for p in error["loc"])
+    return f"{field}: {error['msg']}"
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
+    if "api_key" in data or "klaviyo_api_key" in data:
+        raise ConfigError(
+            f"{path}: the API key does not belong in a config file; set KLAVIYO_API_KEY instead"
         )
-        raise ConfigError(f"invalid settings: {problems}") from None
+    unknown = sorted(set(data) - set(_FILE_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(_FILE_KEYS)}"
+        )
+    values = {_FILE_KEYS[key]: value for key, value in data.items()}
+    if "mapping_path" in values:
+        values["mapping_path"] = path.parent / str(values["mapping_path"])
+    return values
