@@ -122,12 +122,13 @@ class Session:
 
     async def _before_retry(self, endpoint: Endpoint, error: KlaviyoAPIError, attempt: int) -> None:
         """Wait before the next attempt, or raise ``error`` when there is none."""
+        retry_after = error.retry_after if isinstance(error, KlaviyoRateLimitedError) else None
+        if retry_after is not None and retry_after <= self.retry.max_retry_after:
+            # Every caller of this operation should wait, not only the one that was told,
+            # even when this one gives up. A wait too long to sit out is not imposed on anyone.
+            self.limiter.pause(endpoint.operation, retry_after)
         if not should_retry(error, attempt, self.retry):
             raise error
-        retry_after = error.retry_after if isinstance(error, KlaviyoRateLimitedError) else None
-        if retry_after is not None:
-            # Every task calling this operation should wait, not only the one that was told.
-            self.limiter.pause(endpoint.operation, retry_after)
         wait = sleep_time(attempt, self.retry, retry_after)
         logger.warning(
             "retrying %s after %s: attempt %d of %d, waiting %.2fs",
