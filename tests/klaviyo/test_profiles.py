@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from pydantic import SecretStr
 
 from klaviyo_sync.config import Settings
 from klaviyo_sync.exceptions import ConfigError, KlaviyoDuplicateProfileError
 from klaviyo_sync.klaviyo import REVISION, KlaviyoClient, any_of, equals
 
 from .conftest import KEY
-from .fakes import BASE_URL, Canned, FakeKlaviyo, error, ok, pages, profile
+from .fakes import BASE_URL, Call, Canned, FakeKlaviyo, error, ok, pages, profile
 
 PROFILE = r"/api/profiles/[^/]+"
 
@@ -161,8 +162,8 @@ async def test_page_size_is_checked(client: KlaviyoClient) -> None:
 async def test_find_profiles_batches_100_values(api: FakeKlaviyo, client: KlaviyoClient) -> None:
     emails = [f"user{i}@x.com" for i in range(250)]
 
-    def answer(call: object) -> Canned:
-        flt = call.params["filter"]  # type: ignore[attr-defined]
+    def answer(call: Call) -> Canned:
+        flt = call.params["filter"]
         found = re.findall(r'"(user\d+@x\.com)"', flt)
         return ok([profile(f"id-{e}", email=e) for e in found[:2]], "/api/profiles")
 
@@ -195,7 +196,7 @@ async def test_find_nothing_asks_nothing(api: FakeKlaviyo, client: KlaviyoClient
 
 
 async def test_from_settings(api: FakeKlaviyo) -> None:
-    settings = Settings(KLAVIYO_API_KEY=KEY, KLAVIYO_BASE_URL="http://127.0.0.1:8765")
+    settings = Settings(KLAVIYO_API_KEY=SecretStr(KEY), KLAVIYO_BASE_URL="http://127.0.0.1:8765")
     async with KlaviyoClient.from_settings(settings, transport=api.transport) as client:
         api.on("GET", PROFILE, ok(profile("01A"), "/api/profiles/01A"))
         await client.get_profile("01A")

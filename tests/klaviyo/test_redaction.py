@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import pytest
+from pydantic import SecretStr
 
 from klaviyo_sync.config import Settings
 from klaviyo_sync.exceptions import (
@@ -180,7 +181,7 @@ async def test_timeout_path(caplog: pytest.LogCaptureFixture) -> None:
 
 
 async def test_reprs_hide_the_key() -> None:
-    settings = Settings(KLAVIYO_API_KEY=KEY)
+    settings = Settings(KLAVIYO_API_KEY=SecretStr(KEY))
     async with KlaviyoClient.from_settings(settings) as client:
         for thing in (client, settings, settings.klaviyo_api_key, RateLimiter(), POLICY):
             assert KEY not in repr(thing)

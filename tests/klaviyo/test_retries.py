@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import httpx
@@ -19,9 +20,10 @@ from klaviyo_sync.exceptions import (
     KlaviyoUnexpectedError,
     KlaviyoValidationError,
 )
-from klaviyo_sync.klaviyo import KlaviyoClient, RetryPolicy
+from klaviyo_sync.klaviyo import KlaviyoClient, RateLimiter, RetryPolicy
 
 from .fakes import BASE_URL, Canned, FakeClock, FakeKlaviyo, error, ok, profile, throttled
+from .test_ratelimit import most_in_any_window
 
 PROFILE = r"/api/profiles/[^/]+"
 OK = ok(profile("01A"), "/api/profiles/01A")
@@ -225,10 +227,6 @@ async def test_ratelimit_headers_slow_the_next_call(
 async def test_client_spreads_concurrent_calls_within_the_limit(
     api: FakeKlaviyo, client: KlaviyoClient, clock: FakeClock
 ) -> None:
-    import asyncio
-
-    from .test_ratelimit import most_in_any_window
-
     api.on("GET", PROFILE, OK)
     await asyncio.gather(*(client.get_profile(f"P{i}") for i in range(200)))
 
@@ -239,12 +237,15 @@ async def test_client_spreads_concurrent_calls_within_the_limit(
 
 
 async def test_clients_can_share_a_limiter(api: FakeKlaviyo, clock: FakeClock) -> None:
-    from klaviyo_sync.klaviyo import RateLimiter
-
     limiter = RateLimiter(clock=clock)
     api.on("POST", r"/api/lists/[^/]+/relationships/profiles", Canned(204))
-    kw = {"base_url": BASE_URL, "transport": api.transport, "clock": clock, "limiter": limiter}
-    async with KlaviyoClient("pk_a", **kw) as one, KlaviyoClient("pk_a", **kw) as two:
+
+    def make() -> KlaviyoClient:
+        return KlaviyoClient(
+            "pk_a", base_url=BASE_URL, transport=api.transport, clock=clock, limiter=limiter
+        )
+
+    async with make() as one, make() as two:
         for _ in range(10):
             await one.add_profiles_to_list("L1", ["P1"])
         await two.add_profiles_to_list("L1", ["P1"])
