@@ -1,0 +1,252 @@
+"""The writes of ``Store.commit_batch``, all on one connection inside one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from ..outcome import Failure, Link, Outcome
+from ._redact import redact, scrub_text
+from ._schema import UTCDateTime, failures, fingerprints, links, outcomes
+from ._upsert import upsert
+
+__all__ = ["CHUNK", "chunks", "is_failed", "write_batch"]
+
+# Ids per IN (…): well under SQLite's 999 bound parameters of old builds, and few round trips.
+CHUNK = 500
+
+T = TypeVar("T")
+
+# A customer has at most one open failure per kind. Without a customer (a source line whose Id
+# could not be read) the message, which names the line, tells entries apart instead.
+_Key = tuple[str | None, str, str]
+
+
+@dataclass(slots=True)
+class _Seen:
+    failure: Failure
+    times: int
+
+
+def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def is_failed(outcome: Outcome) -> bool:
+    return outcome.kind == "failed" or outcome.failure is not None
+
+
+def write_batch(
+    conn: sa.Connection,
+    *,
+    run_id: int,
+    now: datetime,
+    outcomes: Sequence[Outcome],
+    links: Sequence[Link],
+    dropped_links: Sequence[str],
+    fingerprints: Mapping[str, str],
+) -> None:
+    failure_ids = _record_failures(conn, run_id, now, outcomes)
+    _insert_outcomes(conn, run_id, now, outcomes, failure_ids)
+    _resolve_succeeded(conn, run_id, now, outcomes)
+    _drop_links(conn, dropped_links)
+    _put_links(conn, now, links)
+    failed = {o.customer_id for o in outcomes if is_failed(o)}
+    # A failed customer keeps the fingerprint of what was last applied, so the next run resends.
+    _put_fingerprints(conn, now, {c: f for c, f in fingerprints.items() if c not in failed})
+
+
+def _key(failure: Failure) -> _Key:
+    if failure.customer_id is not None:
+        return (failure.customer_id, failure.kind, "")
+    return (None, failure.kind, scrub_text(failure.message))
+
+
+def _record_failures(
+    conn: sa.Connection, run_id: int, now: datetime, batch: Sequence[Outcome]
+) -> dict[_Key, int]:
+    """Bump the open failure each failed customer already has, or insert one; ids by key."""
+    seen: dict[_Key, _Seen] = {}
+    for outcome in batch:
+        if outcome.failure is not None:
+            key = _key(outcome.failure)
+            before = seen.get(key)
+            seen[key] = _Seen(outcome.failure, before.times + 1 if before else 1)
+    if not seen:
+        return {}
+    ids = _open_failure_ids(conn, seen.keys())
+    _bump_failures(conn, run_id, now, [(ids[k], seen[k]) for k in seen if k in ids])
+    new = [k for k in seen if k not in ids]
+    ids.update(zip(new, _insert_failures(conn, run_id, now, [seen[k] for k in new]), strict=True))
+    return ids
+
+
+def _open_failure_ids(conn: sa.Connection, keys: Iterable[_Key]) -> dict[_Key, int]:
+    wanted = set(keys)
+    found: dict[_Key, int] = {}
+    customer_ids = sorted({k[0] for k in wanted if k[0] is not None})
+    for part in chunks(customer_ids):
+        rows = conn.execute(
+            sa.select(failures.c.id, failures.c.customer_id, failures.c.kind)
+            .where(failures.c.resolved_at.is_(None), failures.c.customer_id.in_(part))
+            .order_by(failures.c.id)
+        )
+        for row in rows:  # ascending ids: should there be two, the newest wins
+            found[(row.customer_id, row.kind, "")] = row.id
+    messages = sorted({k[2] for k in wanted if k[0] is None})
+    for part in chunks(messages):
+        rows = conn.execute(
+            sa.select(failures.c.id, failures.c.kind, failures.c.message)
+            .where(
+                failures.c.resolved_at.is_(None),
+                failures.c.customer_id.is_(None),
+                failures.c.message.in_(part),
+            )
+            .order_by(failures.c.id)
+        )
+        for row in rows:
+            found[(None, row.kind, row.message)] = row.id
+    return {k: v for k, v in found.items() if k in wanted}
+
+
+def _failure_values(failure: Failure) -> dict[str, Any]:
+    return {
+        "stage": failure.stage,
+        "message": scrub_text(failure.message),
+        "retryable": failure.retryable,
+        "detail": redact(failure.detail),
+    }
+
+
+def _bump_failures(
+    conn: sa.Connection, run_id: int, now: datetime, bumps: Sequence[tuple[int, _Seen]]
+) -> None:
+    if not bumps:
+        return
+    # executemany needs bind names that differ from the columns they set.
+    statement = (
+        sa.update(failures)
+        .where(failures.c.id == sa.bindparam("b_id"))
+        .values(
+            attempts=failures.c.attempts + sa.bindparam("b_times", type_=sa.Integer),
+            last_seen=sa.bindparam("b_now", type_=UTCDateTime),
+            run_id=sa.bindparam("b_run_id", type_=sa.Integer),
+            stage=sa.bindparam("b_stage", type_=sa.String),
+            message=sa.bindparam("b_message", type_=sa.Text),
+            retryable=sa.bindparam("b_retryable", type_=sa.Boolean),
+            detail=sa.bindparam("b_detail", type_=sa.JSON),
+        )
+    )
+    rows = [
+        {
+            "b_id": failure_id,
+            "b_times": seen.times,
+            "b_now": now,
+            "b_run_id": run_id,
+            **{f"b_{name}": value for name, value in _failure_values(seen.failure).items()},
+        }
+        for failure_id, seen in bumps
+    ]
+    conn.execute(statement, rows)
+
+
+def _insert_failures(
+    conn: sa.Connection, run_id: int, now: datetime, new: Sequence[_Seen]
+) -> list[int]:
+    if not new:
+        return []
+    rows = [
+        {
+            "customer_id": seen.failure.customer_id,
+            "kind": seen.failure.kind,
+            **_failure_values(seen.failure),
+            "attempts": seen.times,
+            "first_seen": now,
+            "last_seen": now,
+            "run_id": run_id,
+        }
+        for seen in new
+    ]
+    result = conn.execute(
+        sa.insert(failures).returning(failures.c.id, sort_by_parameter_order=True), rows
+    )
+    return [row.id for row in result]
+
+
+def _insert_outcomes(
+    conn: sa.Connection,
+    run_id: int,
+    now: datetime,
+    batch: Sequence[Outcome],
+    failure_ids: Mapping[_Key, int],
+) -> None:
+    rows = [
+        {
+            "run_id": run_id,
+            "customer_id": o.customer_id,
+            "kind": o.kind,
+            "profile_id": o.profile_id,
+            "route": o.route,
+            "detail": redact(o.detail),
+            "failure_id": failure_ids[_key(o.failure)] if o.failure is not None else None,
+            "recorded_at": now,
+        }
+        for o in batch
+    ]
+    if rows:
+        conn.execute(sa.insert(outcomes), rows)
+
+
+def _resolve_succeeded(
+    conn: sa.Connection, run_id: int, now: datetime, batch: Sequence[Outcome]
+) -> None:
+    # A customer seen twice in a batch counts by its last outcome.
+    last = {o.customer_id: o for o in batch}
+    succeeded = sorted(c for c, o in last.items() if not is_failed(o))
+    for part in chunks(succeeded):
+        conn.execute(
+            sa.update(failures)
+            .where(failures.c.resolved_at.is_(None), failures.c.customer_id.in_(part))
+            .values(resolved_at=now, resolution=f"succeeded in run {run_id}")
+        )
+
+
+def _drop_links(conn: sa.Connection, customer_ids: Sequence[str]) -> None:
+    # The fingerprint described the profile the link pointed at; kept, it would make the next
+    # run skip the customer as "unchanged" and never give it a profile again.
+    for part in chunks(sorted(set(customer_ids))):
+        conn.execute(sa.delete(links).where(links.c.customer_id.in_(part)))
+        conn.execute(sa.delete(fingerprints).where(fingerprints.c.customer_id.in_(part)))
+
+
+def _put_links(conn: sa.Connection, now: datetime, batch: Sequence[Link]) -> None:
+    rows = [
+        {
+            "customer_id": link.customer_id,
+            "profile_id": link.profile_id,
+            "how": link.how,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for link in batch
+    ]
+    upsert(conn, links, rows, key=["customer_id"], update=["profile_id", "how", "updated_at"])
+
+
+def _put_fingerprints(conn: sa.Connection, now: datetime, batch: Mapping[str, str]) -> None:
+    rows = [
+        {"customer_id": customer_id, "fingerprint": fingerprint, "updated_at": now}
+        for customer_id, fingerprint in batch.items()
+    ]
+    upsert(conn, fingerprints, rows, key=["customer_id"], update=["fingerprint", "updated_at"])

@@ -1,0 +1,86 @@
+"""The error log's queries, built in one place so tests can check their plans."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from ._schema import failures
+
+__all__ = ["count_failures_query", "list_failures_query"]
+
+
+def _filters(
+    *,
+    kind: str | None,
+    text: str | None,
+    customer_id: str | None,
+    retryable: bool | None,
+    include_resolved: bool,
+) -> list[sa.ColumnElement[bool]]:
+    where: list[sa.ColumnElement[bool]] = []
+    if not include_resolved:
+        where.append(failures.c.resolved_at.is_(None))
+    if kind is not None:
+        where.append(failures.c.kind == kind)
+    if customer_id is not None:
+        where.append(failures.c.customer_id == customer_id)
+    if retryable is not None:
+        where.append(failures.c.retryable.is_(retryable))
+    if text:
+        # Case-insensitive on both backends (ILIKE on PostgreSQL); % and _ in text are literal.
+        where.append(
+            sa.or_(
+                failures.c.message.icontains(text, autoescape=True),
+                failures.c.customer_id.icontains(text, autoescape=True),
+            )
+        )
+    return where
+
+
+def list_failures_query(
+    *,
+    kind: str | None = None,
+    text: str | None = None,
+    customer_id: str | None = None,
+    retryable: bool | None = None,
+    include_resolved: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+) -> sa.Select[Any]:
+    """Newest first; the id breaks ties so paging never repeats or skips an entry."""
+    if limit < 0 or offset < 0:
+        raise ValueError(f"limit and offset must not be negative (got {limit}, {offset})")
+    where = _filters(
+        kind=kind,
+        text=text,
+        customer_id=customer_id,
+        retryable=retryable,
+        include_resolved=include_resolved,
+    )
+    return (
+        sa.select(failures)
+        .where(*where)
+        .order_by(failures.c.last_seen.desc(), failures.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+
+
+def count_failures_query(
+    *,
+    kind: str | None = None,
+    text: str | None = None,
+    customer_id: str | None = None,
+    retryable: bool | None = None,
+    include_resolved: bool = False,
+) -> sa.Select[Any]:
+    where = _filters(
+        kind=kind,
+        text=text,
+        customer_id=customer_id,
+        retryable=retryable,
+        include_resolved=include_resolved,
+    )
+    return sa.select(sa.func.count()).select_from(failures).where(*where)
