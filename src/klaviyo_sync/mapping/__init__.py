@@ -1,0 +1,85 @@
+"""Collections and mappings: how a customer record becomes a Klaviyo profile draft.
+
+Two collections turn customers into drafts: ``add`` for a customer with no link (creates a
+profile) and ``update`` for a linked one (partially patches it). Each is an ordered list of
+rows; a row takes a value from a *static* value, a *field* of the customer record or a
+*formula*, and writes it to a *destination* named as in the seed: ``Email``, ``PhoneNumber``,
+``ExternalId``, ``FirstName``, ``LastName``, ``Organization``, ``Title``, ``Locale``, ``Image``,
+``Address1``, ``Address2``, ``City``, ``Region``, ``Zip``, ``Country``, ``Timezone``,
+``SubscribeProfile``, ``LIST_{list name}``, ``UCLIST_{list name}``, ``Type``, ``Id``; any other
+name becomes a custom property.
+
+An empty value (missing, none, blank text, an empty list or object) leaves the destination
+*absent*, so Klaviyo keeps what it has, unless the row says ``when_empty = "clear"``. A phone
+number that cannot be normalized to E.164 is always left out (with a note on the draft), never
+cleared.
+
+The mapping file (TOML)
+-----------------------
+
+Without a mapping file the shipped templates are used (``templates/default.toml``, itself a
+mapping file that lists all 18 rows). A mapping file changes them::
+
+    # Start from the shipped rows ("default", the default), or from nothing ("none").
+    template = "default"
+
+    # Drop rows by destination, from both collections ...
+    remove = ["My Custom", "UCLIST_Preview List"]
+
+    # ... or from one collection only.
+    [update]
+    remove = ["SubscribeProfile"]
+
+    # Add a row, or replace the row with the same destination (it keeps its place).
+    [[rows]]
+    destination = "SubscribeProfile"
+    kind = "formula"                  # static | field | formula
+    source = "custom('Newsletter', 'no') | lower in ['yes', 'true', '1']"
+    collections = ["add"]             # optional, default both: ["add", "update"]
+    description = "Subscribe only customers who opted in."
+
+    [[rows]]
+    destination = "Loyalty Tier"      # not a Klaviyo field: a custom property
+    kind = "field"
+    source = "CustomFields.Tier"      # a dotted path; list items by index: Addresses.0.City
+    when_empty = "clear"              # optional, default "omit"
+
+A row has exactly these keys: ``destination`` and ``kind`` (required), ``source`` (required: the
+value itself for ``static``, any TOML value but a date; text for ``field`` and ``formula``),
+``when_empty``, ``collections`` and ``description``. Anything else, a duplicate destination
+within one collection, or a removal of a row that does not exist is an error naming the file and
+the row.
+
+Formulas
+--------
+
+A formula is a Jinja2 expression, compiled once per run in a sandbox. It sees ``customer`` (the
+raw record) and every top-level key of the record as a bare name (``Phone``, ``EmailAddress``),
+``billing`` and ``shipping`` (the primary addresses, or none), and the helpers ``custom(name,
+default=none)``, ``link()``, ``e164(value, country=none)`` and ``coalesce(*values)``; filters
+such as ``lower``, ``upper``, ``trim``, ``default``, ``replace``, ``int``, ``join`` and ``first``
+work. Nothing else can be called, no name starting with ``_`` can be reached, and Jinja's own
+globals are gone. Examples: ``e164(coalesce(Phone, billing.PhoneNumber))``,
+``billing.City | title``, ``(FirstName ~ ' ' ~ LastName) | trim`` (``~`` joins text and
+reads a none or missing value as empty text).
+"""
+
+from __future__ import annotations
+
+from ._check import CheckMessage, check_collections
+from ._compile import CompiledCollection, compile_collection
+from ._file import default_collections, load_collections
+from ._model import Collection, Collections, MappingRow, PhoneSettings
+
+__all__ = [
+    "CheckMessage",
+    "Collection",
+    "Collections",
+    "CompiledCollection",
+    "MappingRow",
+    "PhoneSettings",
+    "check_collections",
+    "compile_collection",
+    "default_collections",
+    "load_collections",
+]

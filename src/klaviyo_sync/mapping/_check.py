@@ -1,0 +1,223 @@
+"""``check``: everything wrong or surprising about a configuration, before any customer is sent.
+
+Errors stop a run (a formula that does not compile, a list that does not exist, nothing to
+identify a profile by). Warnings are legal but probably not what was meant (no SubscribeProfile
+row unsubscribes everyone; a clear row wipes Klaviyo data when the source is empty). Info says
+what will happen (these destinations become custom properties).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from ..draft import (
+    LIST_PREFIX,
+    PROFILE_ATTRIBUTES,
+    PROFILE_LOCATION,
+    UCLIST_PREFIX,
+    parse_destination,
+)
+from ._compile import compile_rows, region_problem
+from ._model import Collection, Collections, PhoneSettings
+
+__all__ = ["CheckMessage", "check_collections"]
+
+Severity = Literal["error", "warning", "info"]
+
+_DOUBLE: Final = "double_opt_in"
+_SINGLE: Final = "single_opt_in"
+_KNOWN: Final = (
+    "Type",
+    "Id",
+    "SubscribeProfile",
+    *PROFILE_ATTRIBUTES,
+    *PROFILE_LOCATION,
+)
+
+
+@dataclass(slots=True, frozen=True)
+class CheckMessage:
+    """One finding of ``check``; ``collection`` and ``row`` say where, when it is about one."""
+
+    severity: Severity
+    collection: str | None
+    row: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = " ".join(
+            p
+            for p in (self.collection and f"[{self.collection}]", self.row and repr(self.row))
+            if p
+        )
+        return f"{self.severity}: {where + ': ' if where else ''}{self.message}"
+
+
+def check_collections(
+    collections: Collections,
+    *,
+    phone: PhoneSettings,
+    lists: Mapping[str, str] | None = None,
+) -> list[CheckMessage]:
+    """Every finding about ``collections``, errors first within each collection.
+
+    ``lists`` maps each Klaviyo list name to its ``opt_in_process`` (``double_opt_in`` or
+    ``single_opt_in``) when Klaviyo was consulted; ``None`` skips the list checks.
+    """
+    messages: list[CheckMessage] = []
+    problem = region_problem(phone)
+    if problem:
+        messages.append(CheckMessage("error", None, None, problem))
+    for collection in collections:
+        found = [
+            *_compile_errors(collection),
+            *_identifier(collection),
+            *_lists(collection, lists),
+            *_subscribe(collection),
+            *_routing(collection),
+            *_clears(collection),
+            *_properties(collection),
+        ]
+        order = {"error": 0, "warning": 1, "info": 2}
+        messages.extend(sorted(found, key=lambda m: order[m.severity]))
+    return messages
+
+
+def _compile_errors(collection: Collection) -> Iterator[CheckMessage]:
+    _, errors = compile_rows(collection)
+    for error in errors:
+        yield CheckMessage("error", collection.name, error.row, str(error))
+
+
+def _identifier(collection: Collection) -> Iterator[CheckMessage]:
+    if collection.row("Email") is None and collection.row("PhoneNumber") is None:
+        yield CheckMessage(
+            "error",
+            collection.name,
+            None,
+            "no Email and no PhoneNumber mapping: Klaviyo has nothing to identify a profile by, "
+            "so every customer would fail",
+        )
+
+
+def _subscribe(collection: Collection) -> Iterator[CheckMessage]:
+    if collection.row("SubscribeProfile") is None:
+        yield CheckMessage(
+            "warning",
+            collection.name,
+            None,
+            "no SubscribeProfile mapping: profiles will be unsubscribed "
+            "(map SubscribeProfile deliberately to honour each customer's consent)",
+        )
+
+
+def _routing(collection: Collection) -> Iterator[CheckMessage]:
+    if collection.row("Id") is None:
+        yield CheckMessage(
+            "warning",
+            collection.name,
+            None,
+            "no Id mapping (usually the formula link()): drafts carry no Klaviyo profile id",
+        )
+    if collection.row("Type") is None:
+        yield CheckMessage(
+            "info",
+            collection.name,
+            None,
+            'no Type mapping: the seed requires Type = "profile"; profiles are sent as such anyway',
+        )
+
+
+def _clears(collection: Collection) -> Iterator[CheckMessage]:
+    for row in collection.rows:
+        if row.when_empty == "clear":
+            yield CheckMessage(
+                "warning",
+                collection.name,
+                row.destination,
+                'when_empty = "clear": this row will clear the Klaviyo field when the source '
+                "value is empty",
+            )
+
+
+def _properties(collection: Collection) -> Iterator[CheckMessage]:
+    properties: list[str] = []
+    for row in collection.rows:
+        if (
+            not isinstance(row.destination, str)
+            or parse_destination(row.destination).kind != "property"
+        ):
+            continue
+        near = _near_miss(row.destination)
+        if near:
+            yield CheckMessage(
+                "warning",
+                collection.name,
+                row.destination,
+                f"{row.destination!r} is not a Klaviyo profile field and will become a custom "
+                f"property; did you mean {near!r}? (names are case-sensitive)",
+            )
+        else:
+            properties.append(row.destination)
+    if properties:
+        yield CheckMessage(
+            "info",
+            collection.name,
+            None,
+            "not Klaviyo profile fields, written to the profile's custom properties: "
+            + ", ".join(repr(p) for p in properties),
+        )
+
+
+def _near_miss(destination: str) -> str | None:
+    folded = destination.casefold()
+    for known in _KNOWN:
+        if known.casefold() == folded:
+            return known
+    for prefix in (UCLIST_PREFIX, LIST_PREFIX):
+        if folded.startswith(prefix.casefold()) and len(destination) > len(prefix):
+            return prefix + destination[len(prefix) :]
+    return None
+
+
+def _lists(collection: Collection, lists: Mapping[str, str] | None) -> Iterator[CheckMessage]:
+    if lists is None:
+        return
+    for row in collection.rows:
+        if not isinstance(row.destination, str):
+            continue
+        target = parse_destination(row.destination)
+        if target.kind not in ("list", "uclist"):
+            continue
+        if target.key not in lists:
+            yield CheckMessage(
+                "error", collection.name, row.destination, _missing_list(target.key, lists)
+            )
+            continue
+        opt_in = lists[target.key]
+        if target.kind == "list" and opt_in == _SINGLE:
+            yield CheckMessage(
+                "warning",
+                collection.name,
+                row.destination,
+                f"list {target.key!r} is single opt-in: LIST_ asks for consent, but Klaviyo "
+                "subscribes the profile at once and sends no consent email; use UCLIST_ if that "
+                "is intended, or make the list double opt-in",
+            )
+        elif target.kind == "uclist" and opt_in == _DOUBLE:
+            yield CheckMessage(
+                "warning",
+                collection.name,
+                row.destination,
+                f"list {target.key!r} is double opt-in: UCLIST_ adds the profile without "
+                "consent, so no consent email is sent and the profile never confirms; use LIST_ "
+                "to ask for consent",
+            )
+
+
+def _missing_list(name: str, lists: Mapping[str, str]) -> str:
+    near = [known for known in lists if known.casefold() == name.casefold()]
+    hint = f" (did you mean {near[0]!r}? list names are case-sensitive)" if near else ""
+    return f"there is no Klaviyo list named {name!r}{hint}"

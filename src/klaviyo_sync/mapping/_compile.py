@@ -1,0 +1,271 @@
+"""Compiling a collection once per run, and running it on each customer to get a draft.
+
+Each row becomes a reader (static value, field path, or compiled formula) and a writer for its
+destination. Every value goes through a coercion from ``_values`` that turns empty into
+``None``; only a row that says ``when_empty = "clear"`` turns that into ``CLEAR``. A phone
+number that cannot be normalized is never cleared: it is left out with a note, because a bad
+source number must not wipe a good one in Klaviyo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+import phonenumbers
+
+from ..customer import Customer
+from ..draft import CLEAR, Destination, Draft, parse_destination
+from ..exceptions import FormulaError, MappingError
+from ._formula import FormulaScope, FormulaSyntaxError, compile_formula
+from ._model import KINDS, WHEN_EMPTY, Collection, MappingRow, PhoneSettings
+from ._values import Unusable, lookup_path, parse_path, to_bool, to_json, to_text
+
+__all__ = ["CompiledCollection", "compile_collection", "compile_rows", "region_problem"]
+
+# Destinations where "clear" has no meaning: an empty value already leaves them as they are.
+_NO_CLEAR: Final = frozenset({"type", "id", "subscribe", "list", "uclist"})
+_NOTE_LIMIT: Final = 40
+
+Reader = Callable[[Customer, FormulaScope], Any]
+
+
+@dataclass(slots=True, frozen=True)
+class _CompiledRow:
+    row: MappingRow
+    target: Destination
+    read: Reader
+    origin: str  # "formula 'e164(Phone)'", "field 'Company'", "static value"
+
+    @property
+    def clears(self) -> bool:
+        return self.row.when_empty == "clear"
+
+    def apply(self, draft: Draft, customer: Customer, scope: FormulaScope, collection: str) -> None:
+        scope.phone_failures.clear()
+        try:
+            value = self.read(customer, scope)
+        except Exception as err:  # a formula may raise anything; it fails this record only
+            message = f"{self.origin} failed: {_reason(err)}"
+            raise self._error(message, collection, customer) from None
+        try:
+            self._write(draft, value, scope)
+        except Unusable as err:
+            raise self._error(
+                f"{self.origin} gave a value {self.row.destination} cannot take: {err}",
+                collection,
+                customer,
+            ) from None
+
+    def _error(self, message: str, collection: str, customer: Customer) -> FormulaError:
+        return FormulaError(
+            message, collection=collection, row=self.row.destination, customer_id=customer.id
+        )
+
+    def _write(self, draft: Draft, value: Any, scope: FormulaScope) -> None:
+        kind, key = self.target.kind, self.target.key
+        if kind == "id":
+            draft.profile_id = to_text(value)
+        elif kind == "subscribe":
+            draft.subscribe = to_bool(value)
+        elif kind in ("list", "uclist"):
+            flag = to_bool(value)
+            if flag is not None:
+                (draft.lists if kind == "list" else draft.uclists)[key] = flag
+        elif kind == "attribute" and key == "phone_number":
+            self._write_phone(draft, value, scope)
+        elif kind in ("attribute", "location"):
+            self._put(draft.attributes if kind == "attribute" else draft.location, to_text(value))
+        elif kind == "property":
+            self._put(draft.properties, to_json(value))
+
+    def _put(self, target: dict[str, Any], value: Any) -> None:
+        if value is not None:
+            target[self.target.key] = value
+        elif self.clears:
+            target[self.target.key] = CLEAR
+
+    def _write_phone(self, draft: Draft, value: Any, scope: FormulaScope) -> None:
+        text = to_text(value)
+        if text is None and scope.phone_failures:
+            # e164() inside the formula gave up on a number: that is not "no phone".
+            _note_phone(draft, scope.phone_failures[0])
+            return
+        if text is None:
+            self._put(draft.attributes, None)
+            return
+        normalized = scope.normalize(text)
+        if normalized is None:
+            _note_phone(draft, text)
+            return
+        draft.attributes["phone_number"] = normalized
+
+
+def _note_phone(draft: Draft, raw: str) -> None:
+    shown = raw if len(raw) <= _NOTE_LIMIT else raw[: _NOTE_LIMIT - 1] + "…"
+    draft.notes.append(f"phone omitted: {shown!r} cannot be normalized to E.164")
+
+
+def _reason(err: Exception) -> str:
+    text = str(err)
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+class CompiledCollection:
+    """A collection ready to run: ``draft`` turns one customer into one draft."""
+
+    __slots__ = ("_phone", "_rows", "has_subscribe_row", "name")
+
+    def __init__(self, name: str, rows: tuple[_CompiledRow, ...], phone: PhoneSettings) -> None:
+        self.name = name
+        self._rows = rows
+        self._phone = phone
+        self.has_subscribe_row = any(r.target.kind == "subscribe" for r in rows)
+
+    def draft(self, customer: Customer, *, profile_id: str | None) -> Draft:
+        """The draft for ``customer``; ``profile_id`` is its stored link (what ``link()`` gives).
+
+        Raises FormulaError, naming collection, row and customer, when a formula fails or a
+        value cannot go where its row sends it.
+        """
+        draft = Draft(customer_id=customer.id, collection=self.name)
+        scope = FormulaScope(customer, profile_id=profile_id, phone=self._phone)
+        for row in self._rows:
+            row.apply(draft, customer, scope, self.name)
+        if not self.has_subscribe_row:
+            # The seed: no SubscribeProfile mapping fully unsubscribes the profile.
+            draft.subscribe = False
+        return draft
+
+    def __repr__(self) -> str:
+        return f"CompiledCollection({self.name!r}, {len(self._rows)} rows)"
+
+
+def compile_collection(collection: Collection, *, phone: PhoneSettings) -> CompiledCollection:
+    """Compile every row once; the first problem raises MappingError naming collection and row."""
+    problem = region_problem(phone)
+    if problem:
+        raise MappingError(problem)
+    rows, errors = compile_rows(collection)
+    if errors:
+        raise errors[0]
+    return CompiledCollection(collection.name, rows, replace(phone, region=phone.region.upper()))
+
+
+def region_problem(phone: PhoneSettings) -> str | None:
+    """Why the phone region is unusable, or None."""
+    if phone.region.upper() in phonenumbers.SUPPORTED_REGIONS:
+        return None
+    return (
+        f"phone region {phone.region!r} is not a region code phonenumbers knows "
+        "(use a two-letter ISO 3166 code such as US, GB or DE)"
+    )
+
+
+def compile_rows(collection: Collection) -> tuple[tuple[_CompiledRow, ...], list[MappingError]]:
+    """Compile every row, collecting every problem instead of stopping at the first."""
+    compiled: list[_CompiledRow] = []
+    errors: list[MappingError] = []
+    seen: set[str] = set()
+    for row in collection.rows:
+        try:
+            if row.destination in seen:
+                raise _RowProblem(f"{row.destination!r} is mapped more than once")
+            seen.add(row.destination)
+            compiled.append(_compile_row(row))
+        except _RowProblem as problem:
+            errors.append(MappingError(str(problem), collection=collection.name, row=_name(row)))
+    return tuple(compiled), errors
+
+
+class _RowProblem(ValueError):
+    pass
+
+
+def _name(row: MappingRow) -> str:
+    return row.destination if isinstance(row.destination, str) else repr(row.destination)
+
+
+def _compile_row(row: MappingRow) -> _CompiledRow:
+    if not isinstance(row.destination, str) or not row.destination.strip():
+        raise _RowProblem("the destination must be a non-empty name")
+    if row.kind not in KINDS:
+        raise _RowProblem(f"kind must be one of {', '.join(KINDS)}, got {row.kind!r}")
+    if row.when_empty not in WHEN_EMPTY:
+        raise _RowProblem(f"when_empty must be omit or clear, got {row.when_empty!r}")
+    target = parse_destination(row.destination)
+    if row.when_empty == "clear" and target.kind in _NO_CLEAR:
+        raise _RowProblem(
+            f'when_empty = "clear" has no meaning for {row.destination}: '
+            "an empty value already leaves it as it is"
+        )
+    if row.kind == "static":
+        return _compile_static(row, target)
+    if row.kind == "field":
+        return _compile_field(row, target)
+    return _compile_formula(row, target)
+
+
+def _compile_static(row: MappingRow, target: Destination) -> _CompiledRow:
+    value = row.source
+    if target.kind == "type" and to_text_or_none(value) != "profile":
+        raise _RowProblem(f"Type must be the static value 'profile', got {value!r}")
+    try:
+        _COERCE[target.kind](value)
+    except Unusable as err:
+        raise _RowProblem(f"the static value cannot go to {row.destination}: {err}") from None
+    return _CompiledRow(row, target, lambda _customer, _scope: value, "static value")
+
+
+def _compile_field(row: MappingRow, target: Destination) -> _CompiledRow:
+    _no_type(row, target)
+    if not isinstance(row.source, str):
+        raise _RowProblem(
+            f"a field row's source must be a path like Addresses.0.City, got {row.source!r}"
+        )
+    try:
+        path = parse_path(row.source)
+    except ValueError as err:
+        raise _RowProblem(str(err)) from None
+    return _CompiledRow(
+        row,
+        target,
+        lambda customer, _scope: lookup_path(customer.raw, path),
+        f"field {row.source!r}",
+    )
+
+
+def _compile_formula(row: MappingRow, target: Destination) -> _CompiledRow:
+    _no_type(row, target)
+    try:
+        formula = compile_formula(row.source)
+    except FormulaSyntaxError as err:
+        raise _RowProblem(f"formula {row.source!r}: {err}") from None
+    return _CompiledRow(
+        row, target, lambda _customer, scope: formula(scope.names), f"formula {row.source!r}"
+    )
+
+
+def _no_type(row: MappingRow, target: Destination) -> None:
+    if target.kind == "type":
+        raise _RowProblem(f"Type must be the static value 'profile', not a {row.kind} row")
+
+
+def to_text_or_none(value: Any) -> str | None:
+    try:
+        return to_text(value)
+    except Unusable:
+        return None
+
+
+_COERCE: Final[dict[str, Callable[[Any], Any]]] = {
+    "type": to_text,
+    "id": to_text,
+    "attribute": to_text,
+    "location": to_text,
+    "subscribe": to_bool,
+    "list": to_bool,
+    "uclist": to_bool,
+    "property": to_json,
+}

@@ -1,0 +1,326 @@
+"""The formula language: Jinja2 expressions in a locked-down sandbox.
+
+A formula is one Jinja2 expression (``e164(Phone)``, ``billing.City | title``,
+``custom('Newsletter') == 'yes'``), compiled once per run. What it can see:
+
+- ``customer``: the raw record; every top-level key of the record is also a bare name
+  (``EmailAddress``, ``Phone``, unknown keys too). A missing name or key is *none*.
+- ``billing`` / ``shipping``: the first primary billing / shipping address as its raw object,
+  or none.
+- ``custom(name, default=none)``: a ``CustomFields`` value, or ``default`` when missing or empty.
+- ``link()``: the Klaviyo profile id stored for this customer, or none.
+- ``e164(value, country=none)``: the number as E.164, or none; the country defaults to the
+  billing country, then the configured phone region.
+- ``coalesce(*values)``: the first value that is not empty.
+- Jinja's standard filters and tests that cannot grow a value without bound (``lower``,
+  ``upper``, ``trim``, ``default``, ``replace``, ``int``, ``join``, ``first``...).
+
+What it cannot do, checked when the formula is compiled and again while it runs: call anything
+but the helpers above (no methods, so no ``.format``), touch a name or key that starts with
+``_``, use Jinja's own globals (``range``, ``lipsum``, ``cycler``, ``self``...), raise to a
+power, format text with ``%``, or repeat text or lists past a size limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes
+from jinja2.environment import TemplateExpression
+from jinja2.exceptions import SecurityError, TemplateError
+from jinja2.parser import Parser
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from ..customer import Customer
+from ..phone import normalize_phone
+from ._model import PhoneSettings
+from ._values import is_empty, to_text
+
+__all__ = [
+    "HELPERS",
+    "MAX_SIZE",
+    "Formula",
+    "FormulaScope",
+    "FormulaSyntaxError",
+    "compile_formula",
+    "helper",
+]
+
+HELPERS: Final = ("customer", "billing", "shipping", "custom", "link", "e164", "coalesce")
+# Jinja's default globals and the names its templates treat specially: none of them is data.
+_FORBIDDEN_NAMES: Final = frozenset(
+    {"range", "lipsum", "cycler", "joiner", "namespace", "dict", "self", "config", "loop"}
+    | {"caller", "varargs", "kwargs", "super", "request", "session", "g", "url_for"}
+)
+_SAFE_FILTERS: Final = frozenset(
+    {"abs", "attr", "capitalize", "count", "d", "default", "dictsort", "first", "float"}
+    | {"groupby", "int", "items", "join", "last", "length", "list", "lower", "map", "max"}
+    | {"min", "reject", "rejectattr", "replace", "reverse", "round", "select", "selectattr"}
+    | {"sort", "string", "striptags", "sum", "title", "tojson", "trim", "truncate", "unique"}
+    | {"upper", "urlencode", "wordcount"}
+)
+# Longest text or list a formula may build by repeating or replacing: generous for profile
+# data, small enough that ``'x' * 10**12`` fails at once instead of eating the machine.
+MAX_SIZE: Final = 1_000_000
+
+
+class FormulaSyntaxError(ValueError):
+    """The formula text is not a valid, allowed expression; the message says why."""
+
+
+def helper(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a function as callable from formulas; nothing else may be called."""
+    function._formula_helper = True  # type: ignore[attr-defined]
+    return function
+
+
+class _FormulaEnvironment(ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        return not attr.startswith("_") and super().is_safe_attribute(obj, attr, value)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        _check_name(attribute)
+        if isinstance(obj, Mapping):
+            # Records are data: ``customer.items`` is the record's "items" key, not dict.items.
+            return self._item(obj, attribute)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(argument, str):
+            _check_name(argument)
+            if isinstance(obj, Mapping):
+                return self._item(obj, argument)
+        return super().getitem(obj, argument)
+
+    def _item(self, obj: Mapping[str, Any], key: str) -> Any:
+        return obj[key] if key in obj else self.undefined(obj=obj, name=key)
+
+    def call(
+        __self,  # Jinja's own spelling: a keyword argument named "self" must still pass
+        __context: Context,
+        __obj: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        if getattr(__obj, "_formula_helper", False) is not True:
+            raise SecurityError(
+                f"only the helpers can be called in a formula: {', '.join(sorted(_CALLABLE))}"
+            )
+        return __obj(*args, **kwargs)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            raise SecurityError("the ** operator is not available in formulas")
+        if operator == "%" and isinstance(left, str):
+            raise SecurityError("text formatting with % is not available; join text with ~")
+        if operator == "*":
+            _check_repeat(left, right)
+        return super().call_binop(context, operator, left, right)
+
+
+def _check_name(name: str) -> None:
+    if name.startswith("_"):
+        raise SecurityError(f"names starting with '_' are not available in formulas: {name!r}")
+
+
+def _check_repeat(left: Any, right: Any) -> None:
+    for seq, times in ((left, right), (right, left)):
+        sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
+        if sized and len(seq) * times > MAX_SIZE:
+            raise SecurityError(f"repetition would build more than {MAX_SIZE} items")
+
+
+def _replace(value: Any, old: Any, new: Any, count: int | None = None) -> str:
+    """Jinja's ``replace`` without the chance to grow text past MAX_SIZE."""
+    text, old, new = str(value), str(old), str(new)
+    hits = text.count(old) if count is None else min(int(count), text.count(old))
+    if len(text) + hits * (len(new) - len(old)) > MAX_SIZE:
+        raise SecurityError(f"replace would build text longer than {MAX_SIZE} characters")
+    return text.replace(old, new, -1 if count is None else int(count))
+
+
+_NONE_AS_BLANK: Final = "_none_as_blank"
+
+
+def _none_as_blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _environment() -> _FormulaEnvironment:
+    env = _FormulaEnvironment(undefined=ChainableUndefined, autoescape=False)
+    env.globals.clear()
+    env.filters = {name: env.filters[name] for name in _SAFE_FILTERS}
+    env.filters["replace"] = _replace
+    env.filters[_NONE_AS_BLANK] = _none_as_blank
+    return env
+
+
+_ENV: Final = _environment()
+
+
+class Formula:
+    """A compiled formula: call it with the names it may see, get its value (None if undefined)."""
+
+    __slots__ = ("_expression", "text")
+
+    def __init__(self, text: str, expression: TemplateExpression) -> None:
+        self.text = text
+        self._expression = expression
+
+    def __call__(self, names: Mapping[str, Any]) -> Any:
+        return self._expression(names)
+
+    def __repr__(self) -> str:
+        return f"Formula({self.text!r})"
+
+
+def compile_formula(text: str) -> Formula:
+    """Parse, vet and compile one formula, or raise FormulaSyntaxError saying what is wrong."""
+    if not isinstance(text, str) or not text.strip():
+        raise FormulaSyntaxError("a formula must be a non-empty expression")
+    parser = Parser(_ENV, text, state="variable")
+    try:
+        expression = parser.parse_expression()
+        if not parser.stream.eos:
+            raise TemplateSyntaxError("unexpected text after the expression", 1)
+    except TemplateSyntaxError as err:
+        raise FormulaSyntaxError(f"syntax error: {err.message}") from None
+    _vet(expression)
+    _blank_none_in_concat(expression)
+    body = [nodes.Assign(nodes.Name("result", "store"), expression, lineno=1)]
+    try:
+        template = _ENV.from_string(nodes.Template(body, lineno=1))
+    except TemplateError as err:  # pragma: no cover - _vet rejects what Jinja would
+        raise FormulaSyntaxError(str(err)) from None
+    return Formula(text, TemplateExpression(template, undefined_to_none=True))
+
+
+def _vet(expression: nodes.Expr) -> None:
+    for node in expression.find_all(nodes.Node):
+        problem = _problem(node)
+        if problem:
+            raise FormulaSyntaxError(problem)
+
+
+def _blank_none_in_concat(expression: nodes.Expr) -> None:
+    # Jinja writes none as "None" in `FirstName ~ ' ' ~ LastName`; a missing name is "" there,
+    # and a null from the record should read the same.
+    for concat in expression.find_all(nodes.Concat):
+        concat.nodes = [
+            nodes.Filter(part, _NONE_AS_BLANK, [], [], None, None, lineno=part.lineno)
+            for part in concat.nodes
+        ]
+
+
+def _problem(node: nodes.Node) -> str | None:
+    if isinstance(node, nodes.Name):
+        if node.name in _FORBIDDEN_NAMES or node.name.startswith("_"):
+            return f"{node.name!r} is not available in formulas (helpers: {', '.join(HELPERS)})"
+    elif isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+        return f"names starting with '_' are not available in formulas: {node.attr!r}"
+    elif isinstance(node, nodes.Getitem) and _private_const(node.arg):
+        return f"names starting with '_' are not available in formulas: {node.arg.as_const()!r}"
+    elif isinstance(node, nodes.Call):
+        if not (isinstance(node.node, nodes.Name) and node.node.name in _CALLABLE):
+            return (
+                "only the helpers can be called in a formula "
+                f"({', '.join(sorted(_CALLABLE))}); use filters such as |lower or |trim"
+            )
+    elif isinstance(node, nodes.Filter) and node.name not in _ENV.filters:
+        return f"the filter {node.name!r} is not available in formulas"
+    elif isinstance(node, nodes.Test) and node.name not in _ENV.tests:
+        return f"the test {node.name!r} does not exist"
+    elif isinstance(node, nodes.Pow):
+        return "the ** operator is not available in formulas"
+    elif isinstance(node, nodes.Mod) and _is_text(node.left):
+        return "text formatting with % is not available; join text with ~"
+    return None
+
+
+_CALLABLE: Final = frozenset({"custom", "link", "e164", "coalesce"})
+
+
+def _is_text(node: nodes.Expr) -> bool:
+    return isinstance(node, nodes.Const) and isinstance(node.as_const(), str)
+
+
+def _private_const(arg: nodes.Expr) -> bool:
+    if not isinstance(arg, nodes.Const):
+        return False
+    value = arg.as_const()
+    return isinstance(value, str) and value.startswith("_")
+
+
+@helper
+def coalesce(*values: Any) -> Any:
+    """The first value that is not empty (none, blank text, an empty list or object)."""
+    return next((value for value in values if not is_empty(value)), None)
+
+
+class FormulaScope:
+    """What one customer's formulas see. Built once per draft and shared by its rows.
+
+    ``phone_failures`` collects the numbers ``e164`` could not normalize while one row was
+    evaluated, so the row can tell "no phone" (empty, may clear) from "a phone we could not
+    use" (omitted, never cleared).
+    """
+
+    __slots__ = ("_country", "_custom", "_phone", "_profile_id", "names", "phone_failures")
+
+    def __init__(self, customer: Customer, *, profile_id: str | None, phone: PhoneSettings):
+        billing = customer.primary_billing
+        shipping = next((a for a in customer.addresses if a.is_primary_shipping), None)
+        self._country = billing.country if billing else None
+        self._custom = customer.custom_fields
+        self._phone = phone
+        self._profile_id = profile_id
+        self.phone_failures: list[str] = []
+        names: dict[str, Any] = {k: v for k, v in customer.raw.items() if isinstance(k, str)}
+        # Helpers after the record's keys: a record key named "link" must not shadow link().
+        names.update(
+            customer=customer.raw,
+            billing=billing.raw if billing else None,
+            shipping=shipping.raw if shipping else None,
+            custom=self.custom,
+            link=self.link,
+            e164=self.e164,
+            coalesce=coalesce,
+        )
+        self.names: Mapping[str, Any] = names
+
+    @property
+    def country(self) -> str | None:
+        """The primary billing address's country: it supplies a phone's country code."""
+        return self._country
+
+    def normalize(self, raw: str, country: str | None = None) -> str | None:
+        """``raw`` as E.164 under this run's phone settings, or None."""
+        return normalize_phone(
+            raw,
+            region=self._phone.region,
+            country=country or self._country,
+            strict=self._phone.strict,
+        )
+
+    @helper
+    def custom(self, name: Any, default: Any = None) -> Any:
+        value = self._custom.get(name) if isinstance(name, str) else None
+        return default if is_empty(value) else value
+
+    @helper
+    def link(self) -> str | None:
+        return self._profile_id
+
+    @helper
+    def e164(self, value: Any, country: Any = None) -> str | None:
+        text = to_text(value)
+        if text is None:
+            return None
+        result = self.normalize(text, to_text(country))
+        if result is None:
+            self.phone_failures.append(text)
+        return result
