@@ -27,8 +27,10 @@ class SQLSource(StreamSource):
 
     Each row is a flat record (see ``_flat``): alias columns to the customer's names, e.g.
     ``SELECT id AS "Id", email AS "EmailAddress", city AS "BillingCity" FROM customers``. Rows
-    are streamed ``batch_size`` at a time. ``name`` is the URL with any password hidden. A query
-    that fails, or a database that cannot be reached, raises ``ConfigError``.
+    are streamed ``batch_size`` at a time. Quote the aliases: PostgreSQL folds ``AS Id`` to
+    ``id``. The query is SQLAlchemy ``text``, so a literal ``:word`` is written ``\\:word``.
+    ``name`` is the URL with any password hidden. A query that fails, or a database that cannot
+    be reached, raises ``ConfigError``.
     """
 
     def __init__(self, url: str | URL, query: str, *, batch_size: int = 1000) -> None:
