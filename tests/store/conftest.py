@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,24 +17,10 @@ import sqlalchemy as sa
 from klaviyo_sync.store import Store
 from klaviyo_sync.store._schema import metadata
 
+from .fakes import FakeClock
+
 PG_URL = os.environ.get("KLAVIYO_SYNC_TEST_PG_URL", "")
 BACKENDS = ["sqlite-file", "sqlite-memory", *(["postgresql"] if PG_URL else [])]
-
-START = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float = 1.0) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
 
 
 def _empty_postgres(url: str) -> None:

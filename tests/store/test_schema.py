@@ -17,7 +17,7 @@ from klaviyo_sync.store._engine import create_store_engine, display_url
 from klaviyo_sync.store._migrate import alembic_config, head_revision, upgrade_schema
 from klaviyo_sync.store._schema import metadata
 
-from .conftest import FakeClock
+from .fakes import FakeClock
 
 TABLES = {"alembic_version", "failures", "fingerprints", "links", "outcomes", "runs"}
 
