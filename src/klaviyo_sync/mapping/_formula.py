@@ -182,6 +182,13 @@ def compile_formula(text: str) -> Formula:
     """Parse, vet and compile one formula, or raise FormulaSyntaxError saying what is wrong."""
     if not isinstance(text, str) or not text.strip():
         raise FormulaSyntaxError("a formula must be a non-empty expression")
+    try:
+        return Formula(text, _compile(text))
+    except RecursionError:
+        raise FormulaSyntaxError("the formula is nested too deeply") from None
+
+
+def _compile(text: str) -> TemplateExpression:
     parser = Parser(_ENV, text, state="variable")
     try:
         expression = parser.parse_expression()
@@ -196,11 +203,16 @@ def compile_formula(text: str) -> Formula:
         template = _ENV.from_string(nodes.Template(body, lineno=1))
     except TemplateError as err:  # pragma: no cover - _vet rejects what Jinja would
         raise FormulaSyntaxError(str(err)) from None
-    return Formula(text, TemplateExpression(template, undefined_to_none=True))
+    return TemplateExpression(template, undefined_to_none=True)
+
+
+def _walk(expression: nodes.Expr) -> list[nodes.Node]:
+    # find_all yields descendants only, so the root goes first.
+    return [expression, *expression.find_all(nodes.Node)]
 
 
 def _vet(expression: nodes.Expr) -> None:
-    for node in expression.find_all(nodes.Node):
+    for node in _walk(expression):
         problem = _problem(node)
         if problem:
             raise FormulaSyntaxError(problem)
@@ -209,7 +221,9 @@ def _vet(expression: nodes.Expr) -> None:
 def _blank_none_in_concat(expression: nodes.Expr) -> None:
     # Jinja writes none as "None" in `FirstName ~ ' ' ~ LastName`; a missing name is "" there,
     # and a null from the record should read the same.
-    for concat in expression.find_all(nodes.Concat):
+    for concat in _walk(expression):
+        if not isinstance(concat, nodes.Concat):
+            continue
         concat.nodes = [
             nodes.Filter(part, _NONE_AS_BLANK, [], [], None, None, lineno=part.lineno)
             for part in concat.nodes
