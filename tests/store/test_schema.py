@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,22 @@ def test_the_migration_renders_for_postgresql() -> None:
     assert "id BIGSERIAL NOT NULL" in sql
     assert "CREATE INDEX ix_failures_resolved_at_last_seen" in sql
     assert "INSERT INTO alembic_version" in sql
+
+
+def test_stores_opened_at_once_on_a_new_file_make_the_schema_once(file_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def open_and_close() -> None:
+        try:
+            Store.open(file_url).close()
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=open_and_close) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with Store.open(file_url) as store:
+        assert store.schema_revision() == head_revision()
