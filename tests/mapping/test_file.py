@@ -1,0 +1,236 @@
+"""Mapping files: start from a template, remove rows, add or replace rows; every mistake named."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from klaviyo_sync.exceptions import ConfigError, MappingError
+from klaviyo_sync.mapping import MappingRow, PhoneSettings, compile_collection, load_collections
+
+from .test_templates import SEED_DESTINATIONS
+
+
+def load(tmp_path: Path, text: str) -> tuple[list[str], list[str]]:
+    path = tmp_path / "mapping.toml"
+    path.write_text(text, encoding="utf-8")
+    collections = load_collections(path)
+    return (
+        [r.destination for r in collections.add.rows],
+        [r.destination for r in collections.update.rows],
+    )
+
+
+def fails(tmp_path: Path, text: str, message: str) -> MappingError:
+    path = tmp_path / "mapping.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(MappingError) as caught:
+        load_collections(path)
+    assert str(path) in str(caught.value)
+    assert re.search(message, str(caught.value)), str(caught.value)
+    assert isinstance(caught.value, ConfigError)
+    return caught.value
+
+
+def test_an_empty_file_is_the_templates(tmp_path: Path) -> None:
+    assert load(tmp_path, "") == (SEED_DESTINATIONS, SEED_DESTINATIONS)
+
+
+def test_template_none_starts_empty(tmp_path: Path) -> None:
+    add, update = load(
+        tmp_path,
+        """
+        template = "none"
+        [[rows]]
+        destination = "Email"
+        kind = "field"
+        source = "EmailAddress"
+        """,
+    )
+    assert add == update == ["Email"]
+
+
+def test_remove_from_both_and_from_one(tmp_path: Path) -> None:
+    add, update = load(
+        tmp_path,
+        """
+        remove = ["My Custom", "UCLIST_Preview List"]
+        [update]
+        remove = ["SubscribeProfile"]
+        [add]
+        remove = ["Id"]
+        """,
+    )
+    assert add == [
+        d for d in SEED_DESTINATIONS if d not in {"My Custom", "UCLIST_Preview List", "Id"}
+    ]
+    assert update == [
+        d
+        for d in SEED_DESTINATIONS
+        if d not in {"My Custom", "UCLIST_Preview List", "SubscribeProfile"}
+    ]
+
+
+def test_a_row_replaces_the_template_row_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "mapping.toml"
+    path.write_text(
+        """
+        [[rows]]
+        destination = "SubscribeProfile"
+        kind = "formula"
+        source = "custom('Newsletter') == 'yes'"
+        collections = ["add"]
+        description = "Only customers who opted in."
+        """,
+        encoding="utf-8",
+    )
+    collections = load_collections(path)
+    assert [r.destination for r in collections.add.rows] == SEED_DESTINATIONS
+    add_row = collections.add.row("SubscribeProfile")
+    assert add_row == MappingRow(
+        "SubscribeProfile",
+        "formula",
+        "custom('Newsletter') == 'yes'",
+        "omit",
+        "Only customers who opted in.",
+    )
+    update_row = collections.update.row("SubscribeProfile")
+    assert update_row is not None
+    assert update_row.source is True
+
+
+def test_new_rows_are_appended_in_file_order(tmp_path: Path) -> None:
+    add, update = load(
+        tmp_path,
+        """
+        [[rows]]
+        destination = "Loyalty Tier"
+        kind = "field"
+        source = "CustomFields.Tier"
+        when_empty = "clear"
+
+        [[rows]]
+        destination = "Title"
+        kind = "static"
+        source = "Customer"
+        collections = ["update"]
+        """,
+    )
+    assert add == [*SEED_DESTINATIONS, "Loyalty Tier"]
+    assert update == [*SEED_DESTINATIONS, "Loyalty Tier", "Title"]
+
+
+def test_removed_then_added_row_goes_last(tmp_path: Path) -> None:
+    add, _ = load(
+        tmp_path,
+        """
+        remove = ["Email"]
+        [[rows]]
+        destination = "Email"
+        kind = "formula"
+        source = "EmailAddress | lower"
+        """,
+    )
+    assert add == [*(d for d in SEED_DESTINATIONS if d != "Email"), "Email"]
+
+
+def test_static_values_of_every_toml_type(tmp_path: Path) -> None:
+    path = tmp_path / "mapping.toml"
+    path.write_text(
+        """
+        template = "none"
+        [[rows]]
+        destination = "Email"
+        kind = "field"
+        source = "EmailAddress"
+        [[rows]]
+        destination = "Tags"
+        kind = "static"
+        source = ["a", 1, 2.5, true]
+        [[rows]]
+        destination = "Meta"
+        kind = "static"
+        source = { plan = "pro", seats = 3 }
+        """,
+        encoding="utf-8",
+    )
+    collection = load_collections(path).add
+    compiled = compile_collection(collection, phone=PhoneSettings())
+    from .factories import bare
+
+    result = compiled.draft(bare(EmailAddress="a@b.co"), profile_id=None)
+    assert result.properties == {"Tags": ["a", 1, 2.5, True], "Meta": {"plan": "pro", "seats": 3}}
+
+
+ROW = '[[rows]]\ndestination = "Email"\nkind = "field"\nsource = "EmailAddress"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("template = 'nope'", r"template must be one of default, none, got 'nope'"),
+        ("template = = 1", r"not valid TOML"),
+        ("colour = 'red'", r"unknown key 'colour' at the top level"),
+        ("remove = 'Email'", r"remove must be a list of destination names"),
+        ("remove = ['Nope']", r"remove: no row writes 'Nope'"),
+        ("[update]\nremove = ['Nope']", r"\[update\] remove: no row writes 'Nope'"),
+        ("[update]\nkeep = ['Email']", r"unknown key 'keep' in \[update\]"),
+        ("update = 3", r"\[update\] must be a table"),
+        ("rows = 3", r"rows must be an array of tables"),
+        ("rows = [1]", r"\[\[rows\]\] #1: must be a table"),
+        ("[[rows]]\nkind = 'field'\nsource = 'x'", r"#1: needs a destination"),
+        ("[[rows]]\ndestination = ''\nkind = 'field'", r"#1: needs a destination"),
+        ("[[rows]]\ndestination = ' Email'\nkind = 'field'", r"spaces at its start or end"),
+        (ROW + "colour = 'red'", r"#1 \('Email'\): unknown key 'colour'"),
+        ("[[rows]]\ndestination = 'Email'\nkind = 'magic'\nsource = 'x'", r"kind must be one of"),
+        ("[[rows]]\ndestination = 'Email'\nsource = 'x'", r"kind must be one of .* got None"),
+        (ROW + "when_empty = 'wipe'", r"when_empty must be one of omit, clear, got 'wipe'"),
+        ("[[rows]]\ndestination = 'Email'\nkind = 'field'", r"a field row needs a source"),
+        ("[[rows]]\ndestination = 'Email'\nkind = 'field'\nsource = 3", r"must be a path"),
+        ("[[rows]]\ndestination = 'Email'\nkind = 'formula'\nsource = ''", r"an expression"),
+        ("[[rows]]\ndestination = 'D'\nkind = 'static'\nsource = 2024-01-01", r"date or time"),
+        ("[[rows]]\ndestination = 'D'\nkind = 'static'\nsource = [12:00:00]", r"date or time"),
+        (ROW + "collections = ['add', 'delete']", r"collections must list one or both"),
+        (ROW + "collections = []", r"collections must list one or both"),
+        (ROW + "collections = ['add', 'add']", r"collections must list one or both"),
+        (ROW + "description = 5", r"description must be text"),
+        (ROW + "\n" + ROW, r"#2 \('Email'\): collection 'add' already gets 'Email' from .*#1"),
+    ],
+)
+def test_mapping_file_errors(tmp_path: Path, text: str, message: str) -> None:
+    fails(tmp_path, text, message)
+
+
+def test_row_errors_carry_the_destination_and_collection(tmp_path: Path) -> None:
+    only_add = ROW + 'collections = ["add"]\n'
+    only_update = ROW + 'collections = ["update"]\n'
+    error = fails(tmp_path, f"{only_add}\n{only_update}\n{ROW}", r"#3 .*'add' .* #1")
+    assert error.row == "Email"
+    assert error.collection == "add"
+    error = fails(tmp_path, f"{only_add}\n{only_update}\n{only_update}", r"#3 .*'update' .* #2")
+    assert error.collection == "update"
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(MappingError, match="cannot read the mapping file"):
+        load_collections(tmp_path / "absent.toml")
+
+
+def test_file_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "mapping.toml"
+    path.write_bytes(b"template = '\xff'")
+    with pytest.raises(MappingError, match="not UTF-8"):
+        load_collections(path)
+
+
+def test_formula_errors_surface_at_compile_not_load(tmp_path: Path) -> None:
+    path = tmp_path / "mapping.toml"
+    path.write_text(
+        '[[rows]]\ndestination = "City"\nkind = "formula"\nsource = "billing.City |"\n',
+        encoding="utf-8",
+    )
+    collections = load_collections(path)  # so that check can list every broken formula
+    with pytest.raises(MappingError, match=r"collection 'add' row 'City': formula"):
+        compile_collection(collections.add, phone=PhoneSettings())
