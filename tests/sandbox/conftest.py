@@ -74,9 +74,7 @@ class SpecClient:
         extra = dict(headers or {})
         if body is not None:
             extra.setdefault("Content-Type", JSON_API)
-            response = await self.http.request(
-                method, url, json=body, params=params, headers=extra
-            )
+            response = await self.http.request(method, url, json=body, params=params, headers=extra)
         else:
             if content is not None:
                 extra.setdefault("Content-Type", JSON_API)

@@ -211,9 +211,7 @@ async def test_profile_import_creates_then_updates_with_null_vs_absent(
 
 async def test_profile_import_by_id_and_unknown_id(client: SpecClient) -> None:
     pid = (await client.create_profile(email="a@example.com"))["id"]
-    response = await client.post(
-        "/api/profile-import", profile_doc({"first_name": "Z"}, id=pid)
-    )
+    response = await client.post("/api/profile-import", profile_doc({"first_name": "Z"}, id=pid))
     assert response.status_code == 200
     assert response.json()["data"]["attributes"]["first_name"] == "Z"
     missing = await client.post("/api/profile-import", profile_doc({"first_name": "Z"}, id="NOPE"))

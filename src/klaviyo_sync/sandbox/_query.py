@@ -17,16 +17,22 @@ _CURSOR_KEY = "page[cursor]"
 _SIZE_KEY = "page[size]"
 
 
+_CURSOR_TAG = "sbx1:"  # lets a cursor from elsewhere fail loudly instead of paging oddly
+
+
 def encode_cursor(position: str) -> str:
-    return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(f"{_CURSOR_TAG}{position}".encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> str:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return base64.urlsafe_b64decode(padded.encode("ascii")).decode()
+        text = base64.b64decode(padded.encode("ascii"), altchars=b"-_", validate=True).decode()
     except (ValueError, binascii.Error, UnicodeError):
-        raise invalid("The page cursor is not valid.", parameter=_CURSOR_KEY) from None
+        text = ""
+    if not text.startswith(_CURSOR_TAG):
+        raise invalid("The page cursor is not valid.", parameter=_CURSOR_KEY)
+    return text.removeprefix(_CURSOR_TAG)
 
 
 @dataclass(slots=True)

@@ -202,7 +202,8 @@ def job_resource(
         "expires_at": _stamp(job.expires_at),
     }
     if fields is not None:
-        attributes = project(attributes, fields)
+        # The spec marks these required, and strict clients reject a job without them.
+        attributes = project(attributes, [*fields, "status", "created_at", "total_count"])
     url = f"{base}/api/profile-bulk-import-jobs/{job.id}"
     return {
         "type": "profile-bulk-import-job",
