@@ -31,7 +31,8 @@ def check_envelope(status: int, body: Any) -> None:
         uuid.UUID(item["id"])
         assert item["status"] == status
         for key in ("code", "title", "detail"):
-            assert isinstance(item[key], str) and item[key], item
+            assert isinstance(item[key], str), item
+            assert item[key], item
         assert isinstance(item["source"], dict)
         assert set(item["source"]) <= {"pointer", "parameter"}
         assert isinstance(item["links"], dict)

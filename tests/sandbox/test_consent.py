@@ -118,7 +118,8 @@ async def test_double_opt_in_list_sends_a_confirmation_and_waits(
     assert confirmed.status_code == 200
     assert await members(client, list_id) == [pid]
     marketing = (await subscriptions(client, pid))["email"]["marketing"]
-    assert marketing["consent"] == "SUBSCRIBED" and marketing["double_optin"] is True
+    assert marketing["consent"] == "SUBSCRIBED"
+    assert marketing["double_optin"] is True
     again = await client.http.post(
         "/__sandbox__/confirm", json={"list_id": list_id, "profile_id": pid}
     )
@@ -171,7 +172,8 @@ async def test_subscribe_without_a_list_follows_the_account_default(
         ),
     )
     profile = sandbox.find_profile(email="a@example.com")
-    assert profile is not None and profile.phone_number == "+14155552671"
+    assert profile is not None
+    assert profile.phone_number == "+14155552671"
     subs = await subscriptions(client, profile.id)
     assert subs["email"]["marketing"]["consent"] == "SUBSCRIBED"
     assert subs["sms"]["marketing"]["consent"] == "SUBSCRIBED"
@@ -195,7 +197,8 @@ async def test_unsubscribe_without_list_is_global_and_suppresses(
     response = await client.post(
         UNSUBSCRIBE, unsubscribe_job([entry("UNSUBSCRIBED", email="a@example.com")])
     )
-    assert response.status_code == 202 and response.content == b""
+    assert response.status_code == 202
+    assert response.content == b""
     profile = sandbox.find_profile(email="a@example.com")
     assert profile is not None
     marketing = (await subscriptions(client, profile.id))["email"]["marketing"]
@@ -234,7 +237,8 @@ async def test_resubscribing_lifts_the_suppression(client: SpecClient, sandbox: 
     profile = sandbox.find_profile(email="a@example.com")
     assert profile is not None
     marketing = (await subscriptions(client, profile.id))["email"]["marketing"]
-    assert marketing["consent"] == "SUBSCRIBED" and marketing["suppression"] == []
+    assert marketing["consent"] == "SUBSCRIBED"
+    assert marketing["suppression"] == []
 
 
 async def test_sms_unsubscribe(client: SpecClient, sandbox: Sandbox) -> None:
@@ -258,17 +262,27 @@ async def test_subscribe_by_profile_id(client: SpecClient, clock: ManualClock) -
     assert marketing["consent_timestamp"] == "2026-07-15T00:00:03+00:00"
 
 
+_ROW = "/data/attributes/profiles/data/0"
+_ATTRS = f"{_ROW}/attributes"
+
+
 @pytest.mark.parametrize(
     ("item", "pointer"),
     [
-        (entry(email="bad"), "/data/attributes/profiles/data/0/attributes/email"),
-        (entry(phone="+15555550100", channels=("sms",)), "/data/attributes/profiles/data/0/attributes/phone_number"),
-        (entry(channels=("sms",), email="a@example.com"), "/data/attributes/profiles/data/0/attributes/phone_number"),
-        (entry("UNSUBSCRIBED", email="a@example.com"), "/data/attributes/profiles/data/0/attributes/subscriptions/email/marketing/consent"),
-        (entry(email="a@example.com", channels=("whatsapp",)), "/data/attributes/profiles/data/0/attributes/subscriptions/whatsapp"),
-        (entry(profile_id="NOPE"), "/data/attributes/profiles/data/0/id"),
+        (entry(email="bad"), f"{_ATTRS}/email"),
+        (entry(phone="+15555550100", channels=("sms",)), f"{_ATTRS}/phone_number"),
+        (entry(channels=("sms",), email="a@example.com"), f"{_ATTRS}/phone_number"),
+        (
+            entry("UNSUBSCRIBED", email="a@example.com"),
+            f"{_ATTRS}/subscriptions/email/marketing/consent",
+        ),
+        (
+            entry(email="a@example.com", channels=("whatsapp",)),
+            f"{_ATTRS}/subscriptions/whatsapp",
+        ),
+        (entry(profile_id="NOPE"), f"{_ROW}/id"),
     ],
-)  # fmt: skip
+)
 async def test_subscribe_validation(client: SpecClient, item: dict[str, Any], pointer: str) -> None:
     response = await client.post(SUBSCRIBE, subscribe_job([item]))
     assert response.status_code == 400

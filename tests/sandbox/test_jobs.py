@@ -62,7 +62,8 @@ async def test_job_runs_queued_processing_complete_with_one_import_error(
     done = await status_of(client, job["id"])
     assert done["status"] == "complete"
     assert (done["completed_count"], done["failed_count"]) == (10, 1)
-    assert done["completed_at"] is not None and done["expires_at"] is not None
+    assert done["completed_at"] is not None
+    assert done["expires_at"] is not None
 
     errors = (await client.get(f"{JOBS}/{job['id']}/import-errors")).json()["data"]
     assert len(errors) == 1
@@ -72,7 +73,8 @@ async def test_job_runs_queued_processing_complete_with_one_import_error(
     assert attrs["original_payload"]["attributes"]["external_id"] == "c-bad"
 
     old = sandbox.profiles[existing["id"]]
-    assert old.first_name is None and old.title == "T"
+    assert old.first_name is None
+    assert old.title == "T"
     assert len(sandbox.profiles) == 10
 
 

@@ -78,7 +78,8 @@ async def test_update_and_delete_list(client: SpecClient, sandbox: Sandbox) -> N
     )
     assert response.json()["data"]["attributes"]["name"] == "New"
     deleted = await client.delete(f"/api/lists/{list_id}")
-    assert deleted.status_code == 204 and deleted.content == b""
+    assert deleted.status_code == 204
+    assert deleted.content == b""
     assert list_id not in sandbox.lists
 
 
@@ -88,7 +89,8 @@ async def test_membership_add_and_remove_leave_consent_alone(
     list_id = await client.create_list("Members")
     ids = [(await client.create_profile(email=f"p{i}@example.com"))["id"] for i in range(3)]
     added = await client.post(f"/api/lists/{list_id}/relationships/profiles", members_doc(ids))
-    assert added.status_code == 204 and added.content == b""
+    assert added.status_code == 204
+    assert added.content == b""
     again = await client.post(f"/api/lists/{list_id}/relationships/profiles", members_doc(ids[:1]))
     assert again.status_code == 204  # adding a member again is harmless
     listed = await client.get(f"/api/lists/{list_id}/relationships/profiles")

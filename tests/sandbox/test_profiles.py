@@ -32,7 +32,8 @@ async def test_create_returns_profile_with_links_and_timestamps(client: SpecClie
     assert response.status_code == 201
     body = response.json()
     data = body["data"]
-    assert len(data["id"]) == 26 and data["id"].isupper()
+    assert len(data["id"]) == 26
+    assert data["id"].isupper()
     assert data["links"]["self"] == f"http://sandbox/api/profiles/{data['id']}"
     assert body["links"]["self"] == "http://sandbox/api/profiles"
     attrs = data["attributes"]
@@ -109,7 +110,8 @@ async def test_patch_location_merges_and_null_location_clears(client: SpecClient
     assert merged.json()["data"]["attributes"]["location"]["zip"] == "75001"
     cleared = await client.patch(f"/api/profiles/{pid}", profile_doc({"location": None}, id=pid))
     location = cleared.json()["data"]["attributes"]["location"]
-    assert location["city"] is None and location["zip"] is None
+    assert location["city"] is None
+    assert location["zip"] is None
 
 
 async def test_properties_merge_key_by_key(client: SpecClient) -> None:
@@ -143,7 +145,8 @@ async def test_patch_properties_append_unappend_unset(client: SpecClient) -> Non
         "y",
     ]
     props = await patch_meta({"unappend": {"tags": "x"}, "unset": "gone"})
-    assert props["tags"] == ["y"] and "gone" not in props
+    assert props["tags"] == ["y"]
+    assert "gone" not in props
     assert props["new"] == ["n1", "n2"]
     props = await patch_meta({"unset": ["also", "new"]})
     assert props == {"tags": ["y"], "keep": 3}
@@ -205,7 +208,8 @@ async def test_profile_import_creates_then_updates_with_null_vs_absent(
     by_external = await client.post(
         "/api/profile-import", profile_doc({"external_id": "c-1", "title": "Countess"})
     )
-    assert by_external.status_code == 200 and by_external.json()["data"]["id"] == pid
+    assert by_external.status_code == 200
+    assert by_external.json()["data"]["id"] == pid
     assert len(sandbox.profiles) == 1
 
 
