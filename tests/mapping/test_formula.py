@@ -50,6 +50,7 @@ def evaluate(formula: str, who: Any = None, *, profile_id: str | None = None) ->
         ("Company | lower", "analytical engines ltd"),
         ("'  x  ' | trim", "x"),
         ("Nothing | default('fallback')", "fallback"),
+        ("Company | default('unused')", "Analytical Engines Ltd"),
         ("'42' | int + 1", 43),
         ("Addresses | map(attribute='City') | join(', ')", "Brighton, London, Leeds"),
         ("Addresses | first", None),  # an object holding the shipping address: see below
@@ -78,6 +79,13 @@ def test_formula_values(formula: str, expected: Any) -> None:
 def test_null_in_a_concatenation_reads_as_empty() -> None:
     who = bare(FirstName="Ada", LastName=None)
     assert evaluate("(FirstName ~ ' ' ~ LastName) | trim", who) == "Ada"
+
+
+def test_default_replaces_a_null_only_when_asked() -> None:
+    who = bare(LastName=None, FirstName="  ")
+    assert evaluate("LastName | default('x')", who) is None
+    assert evaluate("LastName | default('x', true)", who) == "x"
+    assert evaluate("coalesce(FirstName, LastName, 'x')", who) == "x"
 
 
 def test_helpers_are_not_shadowed_by_record_keys() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -190,3 +191,18 @@ def test_template_drafts_are_deterministic() -> None:
     assert (
         draft(template(), customer()).fingerprint() == draft(template(), customer()).fingerprint()
     )
+
+
+SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "004_6389b3dffdd06967.txt"
+
+
+@pytest.mark.skipif(not SEED.exists(), reason=f"the seed is not beside the clone ({SEED})")
+def test_descriptions_are_the_seeds_words() -> None:
+    seed = SEED.read_text(encoding="utf-8")
+    for name in ("add", "update"):
+        for row in template(name).rows:
+            if row.destination == "SubscribeProfile":
+                # The seed's sentence breaks off at "A value of"; the template completes it.
+                assert row.description.startswith("Optional template. Marks the profile")
+            else:
+                assert row.description in seed, (name, row.destination)

@@ -61,7 +61,8 @@ such as ``lower``, ``upper``, ``trim``, ``default``, ``replace``, ``int``, ``joi
 work. Nothing else can be called, no name starting with ``_`` can be reached, and Jinja's own
 globals are gone. Examples: ``e164(coalesce(Phone, billing.PhoneNumber))``,
 ``billing.City | title``, ``(FirstName ~ ' ' ~ LastName) | trim`` (``~`` joins text and
-reads a none or missing value as empty text).
+reads a none or missing value as empty text). ``default('x')`` replaces only a *missing* value;
+write ``default('x', true)`` or ``coalesce(value, 'x')`` to replace none and blank text too.
 """
 
 from __future__ import annotations

@@ -209,7 +209,7 @@ def _compile_row(row: MappingRow) -> _CompiledRow:
 
 def _compile_static(row: MappingRow, target: Destination) -> _CompiledRow:
     value = row.source
-    if target.kind == "type" and to_text_or_none(value) != "profile":
+    if target.kind == "type" and _text_or_none(value) != "profile":
         raise _RowProblem(f"Type must be the static value 'profile', got {value!r}")
     try:
         _COERCE[target.kind](value)
@@ -252,7 +252,7 @@ def _no_type(row: MappingRow, target: Destination) -> None:
         raise _RowProblem(f"Type must be the static value 'profile', not a {row.kind} row")
 
 
-def to_text_or_none(value: Any) -> str | None:
+def _text_or_none(value: Any) -> str | None:
     try:
         return to_text(value)
     except Unusable:
