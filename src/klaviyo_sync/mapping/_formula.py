@@ -18,7 +18,8 @@ A formula is one Jinja2 expression (``e164(Phone)``, ``billing.City | title``,
 What it cannot do, checked when the formula is compiled and again while it runs: call anything
 but the helpers above (no methods, so no ``.format``), touch a name or key that starts with
 ``_``, use Jinja's own globals (``range``, ``lipsum``, ``cycler``, ``self``...), raise to a
-power, format text with ``%``, or repeat text or lists past a size limit.
+power, format text with ``%``, or build text or lists past a size limit by repeating, replacing
+or joining.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes
+from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes, pass_eval_context
 from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError, TemplateError
+from jinja2.filters import do_join
+from jinja2.nodes import EvalContext
 from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -52,7 +55,7 @@ HELPERS: Final = ("customer", "billing", "shipping", "custom", "link", "e164", "
 # Jinja's default globals and the names its templates treat specially: none of them is data.
 _FORBIDDEN_NAMES: Final = frozenset(
     {"range", "lipsum", "cycler", "joiner", "namespace", "dict", "self", "config", "loop"}
-    | {"caller", "varargs", "kwargs", "super", "request", "session", "g", "url_for"}
+    | {"caller", "varargs", "kwargs", "super"}
 )
 _SAFE_FILTERS: Final = frozenset(
     {"abs", "attr", "capitalize", "count", "d", "default", "dictsort", "first", "float"}
@@ -130,8 +133,29 @@ def _check_name(name: str) -> None:
 def _check_repeat(left: Any, right: Any) -> None:
     for seq, times in ((left, right), (right, left)):
         sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
-        if sized and len(seq) * times > MAX_SIZE:
+        if sized and _weight(seq) * times > MAX_SIZE:
             raise SecurityError(f"repetition would build more than {MAX_SIZE} items")
+
+
+def _weight(value: Any) -> int:
+    """Roughly how many characters ``value`` takes written out: a list repeating one long text
+    a million times is small in memory and enormous once joined or sent."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list | tuple):
+        return 1 + sum(_weight(item) for item in value)
+    if isinstance(value, Mapping):
+        return 1 + sum(_weight(k) + _weight(v) for k, v in value.items())
+    return 1
+
+
+@pass_eval_context
+def _join(eval_ctx: EvalContext, value: Any, d: Any = "", attribute: Any = None) -> str:
+    """Jinja's ``join``, refusing to build text longer than MAX_SIZE."""
+    items = list(value)
+    if _weight(items) + len(str(d)) * max(len(items) - 1, 0) > MAX_SIZE:
+        raise SecurityError(f"join would build text longer than {MAX_SIZE} characters")
+    return str(do_join(eval_ctx, items, d, attribute))
 
 
 def _replace(value: Any, old: Any, new: Any, count: int | None = None) -> str:
@@ -155,6 +179,7 @@ def _environment() -> _FormulaEnvironment:
     env.globals.clear()
     env.filters = {name: env.filters[name] for name in _SAFE_FILTERS}
     env.filters["replace"] = _replace
+    env.filters["join"] = _join
     env.filters[_NONE_AS_BLANK] = _none_as_blank
     return env
 
