@@ -234,3 +234,26 @@ def test_formula_errors_surface_at_compile_not_load(tmp_path: Path) -> None:
     collections = load_collections(path)  # so that check can list every broken formula
     with pytest.raises(MappingError, match=r"collection 'add' row 'City': formula"):
         compile_collection(collections.add, phone=PhoneSettings())
+
+
+def test_the_documented_example_loads_and_does_what_it_says(tmp_path: Path) -> None:
+    import klaviyo_sync.mapping as mapping
+
+    from .factories import bare
+
+    assert mapping.__doc__ is not None
+    block = mapping.__doc__.split("A mapping file changes them::")[1].split("A row has")[0]
+    add, update = load(tmp_path, "\n".join(line[4:] for line in block.splitlines()))
+    assert add == [
+        *(d for d in SEED_DESTINATIONS if d not in {"My Custom", "UCLIST_Preview List"}),
+        "Loyalty Tier",
+    ]
+    assert "LIST_Sms Subscribers" not in update
+    collections = load_collections(tmp_path / "mapping.toml")
+    who = bare(EmailAddress="a@b.co", CustomFields={"Newsletter": "YES"})
+    phone = PhoneSettings()
+    added = compile_collection(collections.add, phone=phone).draft(who, profile_id=None)
+    assert added.subscribe is True
+    updated = compile_collection(collections.update, phone=phone).draft(who, profile_id="P1")
+    assert updated.subscribe is None  # consent left as Klaviyo has it
+    assert updated.lists == {}

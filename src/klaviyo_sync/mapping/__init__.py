@@ -26,9 +26,9 @@ mapping file that lists all 18 rows). A mapping file changes them::
     # Drop rows by destination, from both collections ...
     remove = ["My Custom", "UCLIST_Preview List"]
 
-    # ... or from one collection only.
+    # ... or from one collection only: list membership is set when the profile is created.
     [update]
-    remove = ["SubscribeProfile"]
+    remove = ["LIST_Sms Subscribers"]
 
     # Add a row, or replace the row with the same destination (it keeps its place).
     [[rows]]
@@ -37,6 +37,12 @@ mapping file that lists all 18 rows). A mapping file changes them::
     source = "custom('Newsletter', 'no') | lower in ['yes', 'true', '1']"
     collections = ["add"]             # optional, default both: ["add", "update"]
     description = "Subscribe only customers who opted in."
+
+    [[rows]]
+    destination = "SubscribeProfile"  # an empty value leaves consent as Klaviyo has it;
+    kind = "static"                   # removing the row instead would unsubscribe everyone
+    source = ""
+    collections = ["update"]
 
     [[rows]]
     destination = "Loyalty Tier"      # not a Klaviyo field: a custom property
