@@ -12,6 +12,7 @@ KlaviyoSyncError
  ConfigError ................................. FatalError
   └── MappingError   a collection or formula is invalid (names collection and row)
  InvalidRecordError  a source record is malformed (names where) ...... RecordError
+ CustomerNotFoundError  a manual sync asked for an id the source lacks .. RecordError
  FormulaError        a formula failed on one customer ................. RecordError
  KlaviyoAPIError  (status, code, title, detail, pointer, parameter, request_id, body)
   ├── KlaviyoAuthError        401, 403 ........ FatalError
@@ -35,6 +36,7 @@ from typing import Any
 
 __all__ = [
     "ConfigError",
+    "CustomerNotFoundError",
     "FatalError",
     "FormulaError",
     "InvalidRecordError",
@@ -95,6 +97,15 @@ class InvalidRecordError(RecordError):
         self.reason = reason
         self.where = where
         self.customer_id = customer_id
+
+
+class CustomerNotFoundError(RecordError):
+    """A manual sync asked for a customer id that the source does not hold."""
+
+    def __init__(self, customer_id: str, source: str) -> None:
+        super().__init__(f"customer {customer_id!r} is not in {source}")
+        self.customer_id = customer_id
+        self.source = source
 
 
 class FormulaError(RecordError):

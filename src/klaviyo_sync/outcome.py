@@ -18,9 +18,7 @@ __all__ = [
 ]
 
 LinkHow = Literal["created", "matched_email", "matched_phone", "duplicate", "conflict"]
-OutcomeKind = Literal[
-    "created", "updated", "matched_email", "matched_phone", "unchanged", "failed"
-]
+OutcomeKind = Literal["created", "updated", "matched_email", "matched_phone", "unchanged", "failed"]
 Stage = Literal["read", "mapping", "identify", "match", "write", "subscribe", "lists", "store"]
 FailureKind = Literal[
     "invalid_record",
@@ -30,6 +28,7 @@ FailureKind = Literal[
     "invalid",
     "not_found",
     "conflict",
+    "unknown_list",
     "klaviyo_unavailable",
     "rate_limited",
     "auth",

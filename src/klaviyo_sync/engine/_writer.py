@@ -1,0 +1,195 @@
+"""The writer: applies a batch plan to Klaviyo and reports outcomes, links and fingerprints.
+
+Profiles are created or patched one request each (the seed's per-record strategy), a few at a
+time within the client's rate limits. A 409 ``duplicate_profile`` on create links the existing
+profile and patches it instead; a 404 on a linked profile drops the stale link and routes the
+customer as if it were new. Consent and list changes follow, batched (see ``_consent``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from ..draft import Draft
+from ..exceptions import (
+    FatalError,
+    KlaviyoDuplicateProfileError,
+    KlaviyoNotFoundError,
+)
+from ..klaviyo import KlaviyoClient
+from ..outcome import Link, LinkHow, Outcome, OutcomeKind
+from ._consent import ConsentResult, ConsentWriter
+from ._failures import failed, failure_from_error
+from ._plan import BatchPlan, BatchResult, Planned
+from ._planner import Planner
+
+__all__ = ["Writer", "Written"]
+
+
+@dataclass(slots=True)
+class Written:
+    """A profile write that succeeded."""
+
+    planned: Planned
+    profile_id: str
+    kind: OutcomeKind
+    payload: dict[str, Any]
+    link: Link | None = None
+    """a new or changed link to store (None when the stored link still holds)"""
+    notes: tuple[str, ...] = ()
+
+
+class Writer:
+    """Writes profiles, then consent and lists, for one batch at a time."""
+
+    def __init__(
+        self,
+        client: KlaviyoClient,
+        planner: Planner,
+        consent: ConsentWriter,
+        *,
+        concurrency: int = 8,
+    ) -> None:
+        self._client = client
+        self._planner = planner
+        self._consent = consent
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def apply(self, plan: BatchPlan) -> tuple[BatchResult, FatalError | None]:
+        """Apply ``plan``; a FatalError stops nothing already under way and is returned."""
+        result = BatchResult(outcomes=list(plan.settled))
+        tries = await asyncio.gather(*(self._guarded(p) for p in plan.planned))
+        written = [t for t in tries if isinstance(t, Written)]
+        fatal = next((t for t in tries if isinstance(t, FatalError)), None)
+        for p, outcome in zip(plan.planned, tries, strict=True):
+            if isinstance(outcome, Outcome):
+                result.outcomes.append(outcome)
+            elif isinstance(outcome, FatalError):
+                failure = failure_from_error(outcome, stage="write", customer_id=p.customer.id)
+                result.outcomes.append(failed(p.customer.id, failure, route=p.route))
+        consent: dict[str, ConsentResult] = {}
+        if fatal is None:
+            try:
+                consent = await self._consent.apply(written)
+            except FatalError as err:
+                fatal = err
+        if fatal is not None:
+            # The profiles were written, but nothing after them was: fail the rest loudly.
+            for w in written:
+                failure = failure_from_error(
+                    fatal, stage="subscribe", customer_id=w.planned.customer.id
+                )
+                consent[w.planned.customer.id] = ConsentResult(failure=failure)
+        for w in written:
+            self._settle(w, consent.get(w.planned.customer.id), result)
+        return result, fatal
+
+    async def _guarded(self, planned: Planned) -> Written | Outcome | FatalError:
+        async with self._slots:
+            try:
+                return await self._write(planned)
+            except FatalError as err:
+                return err
+            except Exception as err:  # every customer ends in exactly one outcome
+                failure = failure_from_error(
+                    err,
+                    stage="write",
+                    customer_id=planned.customer.id,
+                    payload=planned.draft.profile_document(planned.profile_id),
+                )
+                return failed(
+                    planned.customer.id, failure, profile_id=planned.profile_id, route=planned.route
+                )
+
+    async def _write(self, p: Planned) -> Written:
+        attributes = p.draft.profile_attributes()
+        if p.route == "create":
+            return await self._create(p, attributes)
+        assert p.profile_id is not None
+        try:
+            await self._client.update_profile(p.profile_id, attributes)
+        except KlaviyoNotFoundError:
+            return await self._reroute(p)
+        payload = p.draft.profile_document(p.profile_id)
+        if p.route == "update":
+            return Written(p, p.profile_id, "updated", payload)
+        how = p.matched_by or "matched_email"
+        link = Link(p.customer.id, p.profile_id, how)
+        return Written(p, p.profile_id, how, payload, link)
+
+    async def _create(self, p: Planned, attributes: dict[str, Any]) -> Written:
+        try:
+            profile = await self._client.create_profile(attributes)
+        except KlaviyoDuplicateProfileError as err:
+            if err.duplicate_profile_id is None:
+                raise
+            return await self._adopt_duplicate(p, err.duplicate_profile_id)
+        profile_id = str(profile["id"])
+        link = Link(p.customer.id, profile_id, "created")
+        return Written(p, profile_id, "created", p.draft.profile_document(), link)
+
+    async def _adopt_duplicate(self, p: Planned, profile_id: str) -> Written:
+        """Klaviyo already has a profile with one of our identifiers: link it and patch it."""
+        existing = await self._client.get_profile(profile_id)
+        how, kind = _duplicate_reason(p.draft, existing.get("attributes", {}))
+        await self._client.update_profile(profile_id, p.draft.profile_attributes())
+        note = f"create met 409 duplicate_profile; linked existing profile {profile_id}"
+        link = Link(p.customer.id, profile_id, how)
+        payload = p.draft.profile_document(profile_id)
+        return Written(p, profile_id, kind, payload, link, notes=(note,))
+
+    async def _reroute(self, p: Planned) -> Written:
+        """The linked or matched profile is gone (404): route the customer as unlinked."""
+        draft = self._planner.draft(p.customer, None)
+        fresh = Planned(p.customer, draft, "create")
+        if p.route == "update":
+            await self._planner.match([fresh])
+        written = await self._write(fresh)
+        note = f"profile {p.profile_id} no longer exists in Klaviyo; the stale link was replaced"
+        written.notes = (*written.notes, note)
+        return written
+
+    def _settle(self, w: Written, consent: ConsentResult | None, result: BatchResult) -> None:
+        customer_id = w.planned.customer.id
+        detail = _detail(w, consent)
+        if w.link is not None:
+            result.links.append(w.link)
+        if consent is not None and consent.failure is not None:
+            result.outcomes.append(
+                failed(
+                    customer_id,
+                    consent.failure,
+                    profile_id=w.profile_id,
+                    route=w.planned.route,
+                    detail=detail,
+                )
+            )
+            return
+        result.fingerprints[customer_id] = w.planned.draft.fingerprint()
+        result.outcomes.append(
+            Outcome(customer_id, w.kind, w.profile_id, route=w.planned.route, detail=detail)
+        )
+
+
+def _duplicate_reason(draft: Draft, existing: dict[str, Any]) -> tuple[LinkHow, OutcomeKind]:
+    email = existing.get("email")
+    if draft.email and isinstance(email, str) and email.lower() == draft.email.lower():
+        return "matched_email", "matched_email"
+    if draft.phone_number and existing.get("phone_number") == draft.phone_number:
+        return "matched_phone", "matched_phone"
+    return "duplicate", "updated"
+
+
+def _detail(w: Written, consent: ConsentResult | None) -> dict[str, Any]:
+    detail: dict[str, Any] = {"route": w.planned.route, "payload": w.payload}
+    if w.planned.matched_by:
+        detail["matched_by"] = w.planned.matched_by
+    notes = [*w.planned.draft.notes, *w.notes]
+    if consent is not None:
+        detail.update(consent.detail)
+        notes.extend(consent.notes)
+    if notes:
+        detail["notes"] = notes
+    return detail

@@ -1,0 +1,121 @@
+"""A small world for flow tests: an in-process sandbox, a store, settings, and a sync helper.
+
+Every request the engine sends goes through the sandbox app in-process (no sockets), and every
+response is validated against Klaviyo's OpenAPI slices on its way back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from klaviyo_sync.config import Settings
+from klaviyo_sync.klaviyo import RetryPolicy, no_jitter
+from klaviyo_sync.outcome import Outcome
+from klaviyo_sync.sandbox import Profile, Sandbox, SandboxConfig, create_app, sandbox_transport
+from klaviyo_sync.sources import RecordsSource
+from klaviyo_sync.store import Store
+from klaviyo_sync.sync import Connections, sync_one, sync_source
+from tests.klaviyo.fakes import FakeClock
+from tests.spec.validate import validate_response
+
+API_KEY = "pk_worldtest0123456789abcdef"
+
+
+class SpecCheckingTransport(httpx.AsyncBaseTransport):
+    """Validates each sandbox response against the spec before the client sees it."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        body = await response.aread()
+        if request.url.path.startswith("/api/"):
+            parsed = json.loads(body) if body else None
+            validate_response(request.method, request.url.path, response.status_code, parsed)
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=body, request=request
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@dataclass
+class World:
+    tmp: Path
+    sandbox: Sandbox
+    settings: Settings
+    connections: Connections
+    clock: FakeClock
+    runs: list[list[Outcome]] = field(default_factory=list)
+
+    @classmethod
+    def make(cls, tmp: Path, **overrides: Any) -> World:
+        app = create_app(SandboxConfig(rate_limits=False))
+        clock = FakeClock()
+        values: dict[str, Any] = {
+            "KLAVIYO_API_KEY": API_KEY,
+            "KLAVIYO_BASE_URL": "http://sandbox",
+            "KLAVIYO_SYNC_STORE": f"sqlite:///{tmp / 'store.db'}",
+            **overrides,
+        }
+        settings = Settings(**values)
+        transport = SpecCheckingTransport(sandbox_transport(app))
+        return cls(tmp, app.state.sandbox, settings, Connections(transport, clock), clock)
+
+    def with_mapping(self, toml: str) -> World:
+        path = self.tmp / "mapping.toml"
+        path.write_text(toml)
+        self.settings = self.settings.model_copy(update={"mapping_path": path})
+        return self
+
+    def lists(self) -> dict[str, str]:
+        """Creates the template's two lists; returns name → id."""
+        sms = self.sandbox.create_list("Sms Subscribers", "double_opt_in")
+        preview = self.sandbox.create_list("Preview List", "single_opt_in")
+        return {"Sms Subscribers": sms.id, "Preview List": preview.id}
+
+    async def sync(self, *customers: Mapping[str, Any], full: bool = False) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        await sync_source(
+            self.settings,
+            RecordsSource(list(customers)),
+            full=full,
+            on_outcome=outcomes.append,
+            connections=self.connections,
+        )
+        self.runs.append(outcomes)
+        return outcomes
+
+    async def sync_one(self, customer_id: str, customers: Iterable[Mapping[str, Any]]) -> Outcome:
+        source = RecordsSource(list(customers), name="customers")
+        return await sync_one(self.settings, customer_id, source, connections=self.connections)
+
+    def profile(self, profile_id: str) -> Profile:
+        return self.sandbox.profiles[profile_id]
+
+    def by_email(self, email: str) -> Profile | None:
+        return self.sandbox.find_profile(email=email)
+
+    def store(self) -> Store:
+        return Store.open(self.settings.store_url)
+
+    def requests(self, method: str | None = None, prefix: str = "/api/") -> list[Any]:
+        return [
+            r
+            for r in self.sandbox.requests
+            if r.path.startswith(prefix) and (method is None or r.method == method)
+        ]
+
+    def writes(self) -> list[Any]:
+        return [r for r in self.requests() if r.method != "GET"]
+
+
+FAST_RETRY = RetryPolicy(max_attempts=3, base=0.01, cap=0.05, jitter=no_jitter)
