@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse as StarletteJSON
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ._clock import isoformat
@@ -22,12 +23,19 @@ from ._query import Query
 from ._routing import slice_after
 from ._sandbox import Sandbox
 from ._store import Profile
-from ._validation import LOCATION_FIELDS, STRING_FIELDS
+from ._validation import LOCATION_FIELDS, STRING_FIELDS, loads_strict
 
 __all__ = ["admin_routes", "profile_view"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 PREFIX = "/__sandbox__"
+
+
+class JSONResponse(StarletteJSON):
+    """ASCII-escaped, so a lone surrogate someone sent can be echoed back in the log."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 def _error(err: ApiError) -> JSONResponse:
@@ -39,7 +47,7 @@ async def _json_body(request: Request) -> Any:
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
+        return loads_strict(raw)
     except (ValueError, RecursionError):
         raise invalid("The body must be JSON.", pointer="/") from None
 
@@ -198,9 +206,6 @@ def admin_routes(sandbox: Sandbox) -> list[Route]:
                 ]
             )
 
-    async def unknown(request: Request) -> Response:
-        raise not_found(f"No admin endpoint {request.url.path!r}.")
-
     table: list[tuple[str, Endpoint, list[str]]] = [
         ("", summary, ["GET"]),
         ("/requests", requests, ["GET", "DELETE"]),
@@ -211,7 +216,6 @@ def admin_routes(sandbox: Sandbox) -> list[Route]:
         ("/profiles", profiles, ["GET"]),
         ("/profiles/{id}", one_profile, ["GET"]),
         ("/lists", lists, ["GET"]),
-        ("/{rest:path}", unknown, ["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]
     return [
         Route(PREFIX + path, _guarded(sandbox, endpoint), methods=methods)

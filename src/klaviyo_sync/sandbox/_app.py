@@ -12,13 +12,15 @@ import hmac
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import URLPath
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, NoMatchFound, request_response
 from starlette.types import Receive, Scope, Send
 
 from ._admin import admin_routes
@@ -29,7 +31,7 @@ from ._query import Query
 from ._routes import OPERATIONS
 from ._routing import Context, Operation, Reply, Router
 from ._sandbox import RequestRecord, Sandbox
-from ._validation import parse_json
+from ._validation import loads_strict, parse_json
 
 __all__ = ["JSON_API", "create_app"]
 
@@ -38,7 +40,6 @@ LATEST_REVISION = date(2026, 7, 15)
 FIRST_REVISION = date(2022, 10, 17)
 _REVISION = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:\.(pre))?$")
 _KEY_SHAPE = re.compile(r"^pk_[A-Za-z0-9]+$")
-_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _FAULT_CODES = {
     429: "throttled",
     500: "error",
@@ -147,7 +148,7 @@ def _loggable(raw: bytes) -> Any:
     if not raw:
         return None
     try:
-        return json.loads(raw)
+        return loads_strict(raw)
     except (ValueError, RecursionError):
         return raw.decode("utf-8", errors="replace")
 
@@ -169,7 +170,7 @@ class _Api:
         outcome: FaultOutcome | None = None
         body: Any = None
         try:
-            operation, params = self.router.match(request.method, request.url.path)
+            operation, params = self.router.match(request.method, request.scope["path"])
             reply, body, outcome = await self._serve(
                 request, operation, params, query, raw, too_large, headers
             )
@@ -186,7 +187,7 @@ class _Api:
         sandbox.record(
             RequestRecord(
                 method=request.method,
-                path=request.url.path,
+                path=request.scope["path"],
                 query=query.params,
                 status=None if drop else reply.status,
                 body=body if body is not None else _loggable(raw),
@@ -278,12 +279,30 @@ class _Api:
         )
 
 
+class _EveryPath(BaseRoute):
+    """Catches every request the admin routes leave, whatever its path or method.
+
+    Starlette's own path patterns stop at a newline and answer 404/405 in plain text; the API
+    must answer everything in Klaviyo's envelope, so it matches unconditionally.
+    """
+
+    def __init__(self, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+        self.app = request_response(endpoint)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        return (Match.FULL, {}) if scope["type"] == "http" else (Match.NONE, {})
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
 def create_app(config: SandboxConfig | None = None) -> Starlette:
     """The sandbox as an ASGI app; ``app.state.sandbox`` is its state."""
     sandbox = Sandbox(config or SandboxConfig())
     api = _Api(sandbox)
-    app = Starlette(
-        routes=[*admin_routes(sandbox), Route("/{path:path}", api.handle, methods=_METHODS)]
-    )
+    app = Starlette(routes=[*admin_routes(sandbox), _EveryPath(api.handle)])
     app.state.sandbox = sandbox
     return app

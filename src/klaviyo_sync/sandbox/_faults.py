@@ -16,6 +16,9 @@ from typing import Any
 __all__ = ["DroppedConnection", "FaultInjector", "FaultOutcome", "FaultRule"]
 
 
+MAX_LATENCY = 600.0
+
+
 class DroppedConnection(Exception):
     """Raised after the response has started so the server closes the socket mid-answer."""
 
@@ -48,8 +51,8 @@ class FaultRule:
             raise ValueError("rate must be between 0 and 1")
         if self.times is not None and self.times < 0:
             raise ValueError("times must be zero or more")
-        if self.latency < 0:
-            raise ValueError("latency must be zero or more")
+        if not 0 <= self.latency <= MAX_LATENCY:
+            raise ValueError(f"latency must be between 0 and {MAX_LATENCY:g} seconds")
 
     @classmethod
     def from_json(cls, data: Any) -> FaultRule:

@@ -63,7 +63,7 @@ class Router:
         routes = []
         for template, ops in by_template.items():
             pattern = re.sub(r"\{([a-z_]+)\}", r"(?P<\1>[^/]+)", template)
-            routes.append((re.compile(f"^{pattern}$"), template, ops))
+            routes.append((re.compile(pattern), template, ops))
         # Literal segments win over parameters, as in the spec's own routing.
         routes.sort(key=lambda route: route[1].count("{"))
         self._routes = routes
@@ -72,7 +72,7 @@ class Router:
         if len(path) > 1 and path.endswith("/"):
             path = path[:-1]  # Klaviyo's own links end in "/"; both spellings reach it
         for pattern, _template, ops in self._routes:
-            found = pattern.match(path)
+            found = pattern.fullmatch(path)
             if found is None:
                 continue
             for operation in ops:

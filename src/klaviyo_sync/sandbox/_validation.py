@@ -9,6 +9,7 @@ bulk import jobs, so the two kinds live in separate functions.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,11 +26,13 @@ __all__ = [
     "PropertyPatch",
     "check_profile_values",
     "child",
+    "loads_strict",
     "normalize_phone",
     "parse_json",
     "parse_profile_attributes",
     "parse_property_patch",
     "require_array",
+    "require_identifier",
     "require_object",
     "require_resource",
     "valid_email",
@@ -76,6 +79,18 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400 parses to inf, which no JSON answer could carry back
+        raise ValueError(f"{text[:40]} is out of range")
+    return value
+
+
+def loads_strict(raw: bytes | str) -> Any:
+    """JSON as a client may send it, minus what no JSON answer could echo (NaN, inf)."""
+    return json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+
+
 def parse_json(raw: bytes) -> Any:
     """The parsed body; malformed JSON is a 400 like any other invalid input."""
     if not raw.strip():
@@ -83,7 +98,7 @@ def parse_json(raw: bytes) -> Any:
             "The request body is empty; a JSON:API document is required.", pointer="/data"
         )
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        return loads_strict(raw)
     except (ValueError, RecursionError) as err:
         detail = f"The request body is not valid JSON: {str(err)[:200]}"
         raise invalid(detail, pointer="/data") from None
