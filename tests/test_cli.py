@@ -24,7 +24,8 @@ def test_top_level_help_lists_every_command() -> None:
 @pytest.mark.parametrize("name", _commands())
 def test_every_command_has_help_text(name: str) -> None:
     command = main.commands[name]
-    assert command.help and command.help.strip(), f"{name} has no help text"
+    assert command.help, f"{name} has no help text"
+    assert command.help.strip(), f"{name} has blank help text"
     result = CliRunner().invoke(main, [name, "--help"])
     assert result.exit_code == 0
     # Click wraps help text, so compare with whitespace folded.

@@ -20,7 +20,7 @@ from ..store import Store
 from ._failures import failed, failure_from_error
 from ._plan import BatchPlan, MatchedBy, Planned
 
-__all__ = ["Planner"]
+__all__ = ["Planner", "unreadable"]
 
 Item = Customer | InvalidRecordError
 
@@ -48,7 +48,7 @@ class Planner:
         customers = [item for item in items if isinstance(item, Customer)]
         for item in items:
             if isinstance(item, InvalidRecordError):
-                plan.settled.append(_unreadable(item))
+                plan.settled.append(unreadable(item))
         ids = [c.id for c in customers]
         links = self._store.get_links(ids)
         fingerprints = {} if self._full else self._store.get_fingerprints(ids)
@@ -145,7 +145,7 @@ def _route_match(planned: Planned, profile_id: str | None, how: MatchedBy) -> No
         planned.matched_by = how
 
 
-def _unreadable(error: InvalidRecordError) -> Outcome:
+def unreadable(error: InvalidRecordError) -> Outcome:
     customer_id = error.customer_id or error.where or "?"
     failure = failure_from_error(error, stage="read", customer_id=error.customer_id)
     return failed(customer_id, failure)

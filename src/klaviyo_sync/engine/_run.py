@@ -7,13 +7,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ..customer import Customer
-from ..exceptions import InvalidRecordError
+from ..exceptions import FatalError, InvalidRecordError
 from ..klaviyo import KlaviyoClient
 from ..mapping import Collections, PhoneSettings, compile_collection
 from ..outcome import Outcome
 from ..store import Store
 from ._consent import ConsentWriter, ListDirectory
-from ._planner import Planner
+from ._failures import failed, failure_from_error
+from ._plan import BatchResult
+from ._planner import Planner, unreadable
 from ._writer import Writer
 
 __all__ = ["Engine", "EngineOptions", "RunSummary"]
@@ -96,8 +98,7 @@ class Engine:
         summary = RunSummary(self.store.start_run(kind, source=source))
         try:
             for batch in _batches(items, self.options.batch_size):
-                plan = await self.planner.plan(batch)
-                result, fatal = await self.writer.apply(plan)
+                result, fatal = await self._batch(batch)
                 self.store.commit_batch(
                     summary.run_id,
                     outcomes=result.outcomes,
@@ -114,6 +115,19 @@ class Engine:
         finally:
             self.store.finish_run(summary.run_id, dict(summary.outcomes))
         return summary
+
+    async def _batch(self, batch: list[Item]) -> tuple[BatchResult, FatalError | None]:
+        try:
+            plan = await self.planner.plan(batch)
+        except FatalError as err:
+            return BatchResult(outcomes=[_fatal_outcome(item, err) for item in batch]), err
+        return await self.writer.apply(plan)
+
+
+def _fatal_outcome(item: Item, error: FatalError) -> Outcome:
+    if isinstance(item, InvalidRecordError):
+        return unreadable(item)
+    return failed(item.id, failure_from_error(error, stage="match", customer_id=item.id))
 
 
 def _in_source_order(batch: list[Item], outcomes: list[Outcome]) -> list[Outcome]:

@@ -1,0 +1,51 @@
+"""Seed scenario "Subscription state": false or unmapped unsubscribes; true makes eligible."""
+
+from __future__ import annotations
+
+from klaviyo_sync.sandbox import SubscriptionRequest
+from tests.acceptance.customers import ada
+from tests.world import World
+
+
+def _consent(world: World, profile_id: str | None) -> str:
+    consent = world.profile(profile_id or "").email_marketing
+    return consent.consent if consent else "NEVER_SUBSCRIBED"
+
+
+async def test_subscribe_profile_false_unsubscribes(world: World) -> None:
+    world.with_mapping(
+        '[[rows]]\ndestination = "SubscribeProfile"\nkind = "static"\nsource = false\n'
+    )
+    [outcome] = await world.sync(ada())
+    assert outcome.detail["consent"] == "unsubscribed"
+    assert _consent(world, outcome.profile_id) == "UNSUBSCRIBED"
+    # Not eligible for list membership either.
+    assert world.sandbox.emails == []
+    assert outcome.detail["lists"]["Preview List"].startswith("skipped")
+
+
+async def test_subscribe_profile_unmapped_unsubscribes(world: World) -> None:
+    world.with_mapping('remove = ["SubscribeProfile"]\n')
+    [outcome] = await world.sync(ada())
+    assert _consent(world, outcome.profile_id) == "UNSUBSCRIBED"
+
+
+async def test_subscribe_profile_true_with_a_list_is_eligible(world: World) -> None:
+    lists = world.list_ids
+    [outcome] = await world.sync(ada())
+    assert _consent(world, outcome.profile_id) == "SUBSCRIBED"
+    assert outcome.profile_id in world.sandbox.lists[lists["Preview List"]].members
+
+
+async def test_empty_subscribe_value_leaves_consent_alone(world: World) -> None:
+    world.with_mapping(
+        '[[rows]]\ndestination = "SubscribeProfile"\nkind = "field"\n'
+        'source = "CustomFields.Newsletter"\n'
+    )
+    existing = world.sandbox.create_profile({"email": "ada@example.com"})
+    world.sandbox.unsubscribe(
+        [SubscriptionRequest(email="ada@example.com", channels={"email": None})]
+    )
+    [outcome] = await world.sync(ada())
+    assert "consent" not in outcome.detail
+    assert _consent(world, existing.id) == "UNSUBSCRIBED"
