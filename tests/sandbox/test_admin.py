@@ -93,7 +93,7 @@ async def test_profiles_view_shows_consent_lists_and_pending(
 
 
 async def test_reset_and_summary(client: SpecClient, sandbox: Sandbox) -> None:
-    await client.create_profile(email="a@example.com")
+    old = await client.create_profile(email="a@example.com")
     summary = (await client.http.get("/__sandbox__")).json()
     assert summary["profiles"] == 1
     assert summary["revision"] == "2026-07-15"
@@ -102,3 +102,5 @@ async def test_reset_and_summary(client: SpecClient, sandbox: Sandbox) -> None:
     assert len(sandbox.requests) == 0
     again = await client.create_profile(email="a@example.com")  # no 409 after a reset
     assert again["attributes"]["email"] == "a@example.com"
+    assert again["id"] > old["id"]  # a stale id never finds a new profile
+    assert (await client.get(f"/api/profiles/{old['id']}")).status_code == 404

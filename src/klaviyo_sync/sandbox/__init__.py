@@ -1,15 +1,28 @@
-"""A local Klaviyo: the API (revision 2026-07-15) emulated in memory, as an ASGI app.
+"""A local Klaviyo: API revision 2026-07-15 emulated in memory, as a Starlette ASGI app.
 
 ```python
-app = create_app(SandboxConfig(rate_limits=False))
+app = create_app(SandboxConfig(rate_limits=False, clock=ManualClock()))
 async with httpx.AsyncClient(transport=sandbox_transport(app), base_url="http://sandbox") as c:
     ...
-app.state.sandbox.profiles        # the state, for assertions
+app.state.sandbox.profiles        # the state (a Sandbox), for assertions and seeding
 ```
 
 ``running_sandbox()`` serves it on real loopback from a background thread; ``serve()`` blocks
-(``klaviyo-sync sandbox``). The admin surface lives under ``/__sandbox__/`` (requests, emails,
-confirm, reset, faults, profiles, lists).
+(``klaviyo-sync sandbox``).
+
+Admin surface (no key, never rate limited, not logged):
+
+- ``GET /__sandbox__`` — counts, rate-limit switch, faults in force
+- ``GET /__sandbox__/requests[?method=&path=&operation_id=]`` — every /api request:
+  ``method, path, query, status, body, operation_id, at, dropped``; ``DELETE`` clears it
+- ``GET /__sandbox__/emails`` — confirmations sent: ``to, list_id, profile_id, channel, sent_at``
+- ``POST /__sandbox__/confirm`` ``{"list_id", "profile_id" | "email"}`` — answer a double opt-in
+- ``POST /__sandbox__/reset`` — forget all state; faults go back to the configured ones
+- ``GET|POST /__sandbox__/faults`` ``{"rules": [FaultRule…], "seed": int}`` — a rule is
+  ``{"operation": "create_profile" | "*", "status": 503 | null, "rate": 1.0, "times": null,
+  "latency": 0.0, "drop": false, "after": false}``; posting replaces the rules
+- ``GET /__sandbox__/profiles[?page[size]=&page[cursor]=&email=]``, ``/profiles/{id}`` —
+  profiles with consent, lists and pending double opt-ins; ``GET /__sandbox__/lists``
 """
 
 from __future__ import annotations

@@ -120,7 +120,8 @@ class Sandbox:
             self.requests.clear()
             self.limiter.reset()
             self.faults.set(self.config.faults, self.config.seed)
-            self.ids = IdFactory(self.clock.now, self.config.seed)
+            # Ids keep counting up: a stale id from before the reset must never find a new
+            # profile.
 
     def set_faults(self, rules: Iterable[FaultRule], seed: int | None = None) -> None:
         with self.lock:

@@ -1,0 +1,58 @@
+"""The sandbox over real loopback HTTP, as the demo and end-to-end tests use it."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from klaviyo_sync.sandbox import FaultRule, SandboxConfig, running_sandbox
+
+from .conftest import HEADERS, JSON_API, KEY, check_response, profile_doc
+
+
+def test_running_sandbox_serves_a_plain_client() -> None:
+    config = SandboxConfig(api_key=KEY, rate_limits=False)
+    with running_sandbox(config) as running:
+        assert running.base_url.startswith("http://127.0.0.1:")
+        with httpx.Client(base_url=running.base_url, headers=HEADERS, timeout=5) as client:
+            created = client.post(
+                "/api/profiles",
+                json=profile_doc({"email": "ada@example.com"}),
+                headers={"Content-Type": JSON_API},
+            )
+            check_response("POST", "/api/profiles", created)
+            assert created.status_code == 201
+            pid = created.json()["data"]["id"]
+            assert (
+                created.json()["data"]["links"]["self"] == f"{running.base_url}/api/profiles/{pid}"
+            )
+            listed = client.get(
+                "/api/profiles", params={"filter": "equals(email,'ada@example.com')"}
+            )
+            check_response("GET", "/api/profiles", listed)
+            assert [p["id"] for p in listed.json()["data"]] == [pid]
+            assert client.get("/__sandbox__/requests").json()[0]["status"] == 201
+        assert pid in running.sandbox.profiles
+        assert running.app.state.sandbox is running.sandbox
+
+
+def test_a_dropped_connection_is_cut_on_the_wire() -> None:
+    config = SandboxConfig(
+        rate_limits=False, faults=[FaultRule(operation="get_profiles", drop=True, times=1)]
+    )
+    with (
+        running_sandbox(config) as running,
+        httpx.Client(base_url=running.base_url, headers=HEADERS, timeout=5) as client,
+    ):
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.get("/api/profiles")
+        again = client.get("/api/profiles")
+        check_response("GET", "/api/profiles", again)
+        assert again.status_code == 200
+
+
+def test_the_server_stops_on_exit() -> None:
+    with running_sandbox(SandboxConfig(rate_limits=False)) as running:
+        base_url = running.base_url
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{base_url}/__sandbox__", timeout=2)
