@@ -104,3 +104,18 @@ async def test_reset_and_summary(client: SpecClient, sandbox: Sandbox) -> None:
     assert again["attributes"]["email"] == "a@example.com"
     assert again["id"] > old["id"]  # a stale id never finds a new profile
     assert (await client.get(f"/api/profiles/{old['id']}")).status_code == 404
+
+
+async def test_deleting_a_profile_frees_its_identifiers(
+    client: SpecClient, sandbox: Sandbox
+) -> None:
+    list_id = await client.create_list("L")
+    pid = (await client.create_profile(email="a@example.com", phone_number="+14155552671"))["id"]
+    sandbox.add_to_list(list_id, [pid])
+    assert (await client.http.delete(f"/__sandbox__/profiles/{pid}")).status_code == 204
+    assert (await client.get(f"/api/profiles/{pid}")).status_code == 404
+    assert sandbox.lists[list_id].members == {}
+    assert (await client.get(f"/api/lists/{list_id}/relationships/profiles")).json()["data"] == []
+    again = await client.create_profile(email="a@example.com", phone_number="+14155552671")
+    assert again["id"] != pid
+    assert (await client.http.delete(f"/__sandbox__/profiles/{pid}")).status_code == 404

@@ -22,7 +22,8 @@ Admin surface (no key, never rate limited, not logged):
   ``{"operation": "create_profile" | "*", "status": 503 | null, "rate": 1.0, "times": null,
   "latency": 0.0, "drop": false, "after": false}``; posting replaces the rules
 - ``GET /__sandbox__/profiles[?page[size]=&page[cursor]=&email=]``, ``/profiles/{id}`` —
-  profiles with consent, lists and pending double opt-ins; ``GET /__sandbox__/lists``
+  profiles with consent, lists and pending double opt-ins (``DELETE /profiles/{id}`` deletes
+  one, as someone might in Klaviyo's UI); ``GET /__sandbox__/lists``
 """
 
 from __future__ import annotations

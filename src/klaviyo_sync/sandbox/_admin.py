@@ -182,6 +182,9 @@ def admin_routes(sandbox: Sandbox) -> list[Route]:
         return JSONResponse({"data": data, "links": {"next": next_url}, "meta": {"total": total}})
 
     async def one_profile(request: Request) -> Response:
+        if request.method == "DELETE":
+            sandbox.delete_profile(request.path_params["id"])
+            return Response(status_code=204)
         with sandbox.lock:
             profile = sandbox.store.get(request.path_params["id"])
             if profile is None:
@@ -214,7 +217,7 @@ def admin_routes(sandbox: Sandbox) -> list[Route]:
         ("/reset", reset, ["POST"]),
         ("/faults", faults, ["GET", "POST"]),
         ("/profiles", profiles, ["GET"]),
-        ("/profiles/{id}", one_profile, ["GET"]),
+        ("/profiles/{id}", one_profile, ["GET", "DELETE"]),
         ("/lists", lists, ["GET"]),
     ]
     return [

@@ -212,6 +212,16 @@ class Sandbox:
             self._write(profile, attrs, patch, pointer)
             return profile, False
 
+    def delete_profile(self, profile_id: str) -> None:
+        """Delete as someone might in Klaviyo's UI: the id is gone, its identifiers free."""
+        with self.lock:
+            profile = self.get_profile(profile_id)
+            self.store.remove(profile)
+            for target in self.list_book.containing(profile_id):
+                target.remove(profile_id)
+            for key in [key for key in self.pending if key[0] == profile_id]:
+                del self.pending[key]
+
     def _insert(self, attrs: Mapping[str, Any], patch: PropertyPatch | None) -> Profile:
         now = self.clock.now()
         profile = Profile(self.ids.ulid(), now, now)

@@ -115,6 +115,14 @@ class ProfileStore:
             profile.properties = _patch_properties(profile.properties, patch)
         profile.updated = now
 
+    def remove(self, profile: Profile) -> None:
+        del self.profiles[profile.id]
+        self.ids.discard(profile.id)
+        for field in IDENTIFIERS:
+            value = getattr(profile, field)
+            if value and self._index[field].get(_key(field, value)) == profile.id:
+                del self._index[field][_key(field, value)]
+
     def _reindex(self, profile: Profile, field: str, value: str | None) -> None:
         index = self._index[field]
         old = getattr(profile, field)
