@@ -68,7 +68,10 @@ class World:
         }
         settings = Settings(**values)
         transport = SpecCheckingTransport(sandbox_transport(app))
-        return cls(tmp, app.state.sandbox, settings, Connections(transport, clock), clock)
+        sandbox: Sandbox = app.state.sandbox
+        sandbox.create_list("Sms Subscribers", "double_opt_in")
+        sandbox.create_list("Preview List", "single_opt_in")
+        return cls(tmp, sandbox, settings, Connections(transport, clock), clock)
 
     def with_mapping(self, toml: str) -> World:
         path = self.tmp / "mapping.toml"
@@ -76,11 +79,10 @@ class World:
         self.settings = self.settings.model_copy(update={"mapping_path": path})
         return self
 
-    def lists(self) -> dict[str, str]:
-        """Creates the template's two lists; returns name → id."""
-        sms = self.sandbox.create_list("Sms Subscribers", "double_opt_in")
-        preview = self.sandbox.create_list("Preview List", "single_opt_in")
-        return {"Sms Subscribers": sms.id, "Preview List": preview.id}
+    @property
+    def list_ids(self) -> dict[str, str]:
+        """The template's lists, which every world starts with: name → id."""
+        return {item.name: item.id for item in self.sandbox.lists.values()}
 
     async def sync(self, *customers: Mapping[str, Any], full: bool = False) -> list[Outcome]:
         outcomes: list[Outcome] = []

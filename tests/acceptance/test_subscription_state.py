@@ -21,7 +21,7 @@ async def test_subscribe_profile_false_unsubscribes(world: World) -> None:
     assert _consent(world, outcome.profile_id) == "UNSUBSCRIBED"
     # Not eligible for list membership either.
     assert world.sandbox.emails == []
-    assert outcome.detail["lists"]["Preview List"].startswith("skipped")
+    assert outcome.detail["lists"]["Preview List"].startswith("not added")
 
 
 async def test_subscribe_profile_unmapped_unsubscribes(world: World) -> None:

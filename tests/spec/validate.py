@@ -36,8 +36,7 @@ class SpecError(AssertionError):
 @cache
 def _documents() -> dict[str, dict[str, Any]]:
     return {
-        name: json.loads((SPEC_DIR / f"{name}.json").read_text())
-        for name in ("profiles", "lists")
+        name: json.loads((SPEC_DIR / f"{name}.json").read_text()) for name in ("profiles", "lists")
     }
 
 
@@ -113,9 +112,7 @@ def validate_response(method: str, path: str, status: int, body: Any) -> None:
     """Check a response the sandbox returned; a body-less status must have no body."""
     name, doc, op = _find(method, path)
     responses = op["responses"]
-    key = next(
-        (k for k in (str(status), f"{str(status)[0]}XX", "default") if k in responses), None
-    )
+    key = next((k for k in (str(status), f"{str(status)[0]}XX", "default") if k in responses), None)
     if key is None:
         raise SpecError(f"{method} {path} never answers {status} in the spec")
     response = _resolve(doc, responses[key])

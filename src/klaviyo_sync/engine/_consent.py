@@ -143,20 +143,20 @@ class ConsentWriter:
                     f"Klaviyo has no list named {name!r}",
                     detail={"list": name},
                 )
-            return "failed: no such list"
+            return "no such list"
         if not want:
             calls.list_remove[found.id].append((customer_id, w.profile_id))
             return "removed"
         if w.planned.draft.subscribe is not True:
-            return "skipped: SubscribeProfile is not true"
+            return "not added: SubscribeProfile is not true"
         if not consent:
             calls.list_add[found.id].append((customer_id, w.profile_id))
             return "added"
         if target is None:
-            return f"skipped: no {self._channels_wanted()} to ask consent with"
+            return f"not added: no {self._channels_wanted()} to ask consent with"
         calls.list_subscribe[found.id].append((customer_id, target))
         if found.opt_in_process == "double_opt_in":
-            return "consent email sent; joins when confirmed"
+            return "consent email sent (joins when confirmed)"
         return "subscribed"
 
     def _target(

@@ -153,8 +153,8 @@ def unreadable(error: InvalidRecordError) -> Outcome:
 
 def _no_identifier(customer: Customer, draft: Draft) -> Outcome:
     message = (
-        "no identifier: the customer has no email address and no phone number that "
-        "normalizes to E.164, so Klaviyo cannot create or match a profile"
+        "the customer has no email address and no phone number that normalizes to "
+        "E.164, so Klaviyo cannot create or match a profile"
     )
     failure = Failure(
         customer_id=customer.id,

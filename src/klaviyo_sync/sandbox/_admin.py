@@ -52,6 +52,22 @@ async def _json_body(request: Request) -> Any:
         raise invalid("The body must be JSON.", pointer="/") from None
 
 
+def _fault_settings(body: Any) -> tuple[list[FaultRule], int | None]:
+    """``{"rules": [...], "seed": n}`` or a bare list of rules."""
+    usage = 'Send {"rules": [FaultRule…], "seed": int} or a list of rules.'
+    if isinstance(body, list):
+        body = {"rules": body}
+    if not isinstance(body, dict):
+        raise invalid(usage)
+    raw_rules, seed = body.get("rules", []), body.get("seed")
+    if not isinstance(raw_rules, list) or not (seed is None or type(seed) is int):
+        raise invalid(usage)
+    try:
+        return [FaultRule.from_json(item) for item in raw_rules], seed
+    except (ValueError, TypeError) as err:
+        raise invalid(f"Bad fault rule: {err}") from None
+
+
 def _guarded(sandbox: Sandbox, endpoint: Endpoint) -> Endpoint:
     """Catch the jobs up first; turn errors into the envelope, never a traceback."""
 
@@ -143,21 +159,7 @@ def admin_routes(sandbox: Sandbox) -> list[Route]:
 
     async def faults(request: Request) -> Response:
         if request.method == "POST":
-            body = await _json_body(request)
-            raw_rules = (
-                body
-                if isinstance(body, list)
-                else body.get("rules", [])
-                if isinstance(body, dict)
-                else None
-            )
-            seed = body.get("seed") if isinstance(body, dict) else None
-            if not isinstance(raw_rules, list) or (seed is not None and not isinstance(seed, int)):
-                raise invalid('Send {"rules": [FaultRule…], "seed": int} or a list of rules.')
-            try:
-                rules = [FaultRule.from_json(item) for item in raw_rules]
-            except (ValueError, TypeError) as err:
-                raise invalid(f"Bad fault rule: {err}") from None
+            rules, seed = _fault_settings(await _json_body(request))
             sandbox.set_faults(rules, seed)
         with sandbox.lock:
             return JSONResponse({"seed": sandbox.faults.seed, "rules": sandbox.faults.rules()})

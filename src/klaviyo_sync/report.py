@@ -1,0 +1,154 @@
+"""How runs and outcomes look on a terminal and as JSON: shared by the CLI and the demo."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .engine import RunSummary
+from .mapping import CheckMessage
+from .outcome import Outcome
+
+__all__ = [
+    "outcome_json",
+    "print_check",
+    "print_manual_sync",
+    "print_outcomes",
+    "print_summary",
+    "summary_json",
+]
+
+_STYLE = {
+    "created": "green",
+    "updated": "cyan",
+    "matched_email": "blue",
+    "matched_phone": "blue",
+    "unchanged": "dim",
+    "failed": "red",
+}
+_ROUTE = {
+    "create": "new profile",
+    "update": "patched the linked profile",
+    "match": "linked the existing profile, patched it",
+}
+
+
+def outcome_json(outcome: Outcome) -> str:
+    """One outcome as a JSON line."""
+    data: dict[str, Any] = {
+        "customer_id": outcome.customer_id,
+        "outcome": outcome.kind,
+        "profile_id": outcome.profile_id,
+        "route": outcome.route,
+        "detail": outcome.detail,
+        "failure": asdict(outcome.failure) if outcome.failure else None,
+    }
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+
+def summary_json(summary: RunSummary) -> str:
+    return json.dumps(
+        {
+            "run_id": summary.run_id,
+            "total": summary.total,
+            "outcomes": dict(summary.outcomes),
+            "failures": dict(summary.failures),
+        },
+        sort_keys=True,
+    )
+
+
+def print_summary(console: Console, summary: RunSummary, *, title: str | None = None) -> None:
+    """Counts per outcome, then failures by kind."""
+    table = Table(title=title or f"Run {summary.run_id}: {summary.total} customers")
+    table.add_column("outcome")
+    table.add_column("customers", justify="right")
+    for kind in ("created", "updated", "matched_email", "matched_phone", "unchanged", "failed"):
+        if summary.outcomes[kind]:
+            table.add_row(f"[{_STYLE[kind]}]{kind}[/]", str(summary.outcomes[kind]))
+    console.print(table)
+    if summary.failures:
+        failures = Table(title="Failures by kind")
+        failures.add_column("kind")
+        failures.add_column("customers", justify="right")
+        for kind, count in summary.failures.most_common():
+            failures.add_row(f"[red]{kind}[/]", str(count))
+        console.print(failures)
+        console.print("See them with: klaviyo-sync errors list (the error log)")
+
+
+def print_outcomes(console: Console, outcomes: Iterable[Outcome], *, title: str) -> None:
+    """One row per customer: outcome, profile, and what is worth knowing."""
+    table = Table(title=title)
+    table.add_column("customer", max_width=12, overflow="ellipsis")
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("profile", no_wrap=True)
+    table.add_column("what happened", ratio=1)
+    for o in outcomes:
+        table.add_row(
+            escape(o.customer_id),
+            f"[{_STYLE[o.kind]}]{o.kind}[/]",
+            o.profile_id or "",
+            _explain(o),
+        )
+    console.print(table)
+
+
+def _explain(outcome: Outcome) -> str:
+    """A short account of one outcome, with user data escaped (it may contain [brackets])."""
+    if outcome.failure is not None:
+        parts = [f"[red]{outcome.failure.kind}[/]: {escape(outcome.failure.message)}"]
+    elif outcome.kind == "unchanged":
+        parts = ["nothing changed since the last transfer: nothing sent"]
+    else:
+        parts = [_ROUTE.get(outcome.route or "", outcome.route or "")]
+    consent = outcome.detail.get("consent")
+    if consent:
+        parts.append(f"email {consent}")
+    for name, action in outcome.detail.get("lists", {}).items():
+        parts.append(f"{escape(name)}: {escape(action)}")
+    parts.extend(escape(note) for note in outcome.detail.get("notes", []))
+    return "; ".join(p for p in parts if p)
+
+
+def print_manual_sync(console: Console, outcome: Outcome) -> None:
+    """The seed's Manual Sync result: route, match, payload, profile id, or the failure."""
+    console.print(f"customer   {escape(outcome.customer_id)}")
+    console.print(f"outcome    [{_STYLE[outcome.kind]}]{outcome.kind}[/]")
+    if outcome.route:
+        console.print(f"route      {outcome.route}: {_ROUTE.get(outcome.route, '')}")
+    matched = outcome.detail.get("matched_by")
+    if matched:
+        console.print(f"matched    by {matched.removeprefix('matched_').replace('_', ' ')}")
+    console.print(f"profile    {outcome.profile_id or '-'}")
+    if outcome.failure is not None:
+        console.print(f"failure    [red]{outcome.failure.kind}[/] at {outcome.failure.stage}")
+        console.print(f"           {escape(outcome.failure.message)}")
+    payload = outcome.detail.get("payload") or (
+        outcome.failure.detail.get("payload") if outcome.failure else None
+    )
+    if payload is not None:
+        console.print("payload sent:")
+        console.print_json(json.dumps(payload, ensure_ascii=False))
+    if "consent" in outcome.detail:
+        console.print(f"consent    email {outcome.detail['consent']}")
+    for name, action in outcome.detail.get("lists", {}).items():
+        console.print(f"list       {escape(name)}: {escape(action)}")
+    for note in outcome.detail.get("notes", []):
+        console.print(f"note       {escape(note)}")
+
+
+def print_check(console: Console, messages: list[CheckMessage], *, consulted: bool) -> None:
+    if not consulted:
+        console.print("[yellow]Klaviyo was not consulted: list names were not checked.[/]")
+    if not messages:
+        console.print("[green]The configuration looks right.[/]")
+    style = {"error": "red", "warning": "yellow", "info": "dim"}
+    for message in messages:
+        console.print(f"[{style[message.severity]}]{escape(str(message))}[/]")

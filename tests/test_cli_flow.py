@@ -1,0 +1,96 @@
+"""The sync, sync-one and check commands over real loopback HTTP against the sandbox."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from klaviyo_sync.cli import main
+from klaviyo_sync.sandbox import RunningSandbox, SandboxConfig, running_sandbox
+
+KEY = "pk_clitest000000000000"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[RunningSandbox]:
+    with running_sandbox(SandboxConfig(api_key=KEY, rate_limits=False)) as running:
+        running.sandbox.create_list("Sms Subscribers", "double_opt_in")
+        running.sandbox.create_list("Preview List", "single_opt_in")
+        yield running
+
+
+@pytest.fixture
+def env(sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {
+        "KLAVIYO_API_KEY": KEY,
+        "KLAVIYO_BASE_URL": sandbox.base_url,
+        "KLAVIYO_SYNC_STORE": f"sqlite:///{tmp_path / 'store.db'}",
+    }
+    for name in ("KLAVIYO_SYNC_MAPPING", "KLAVIYO_SYNC_PHONE_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    return values
+
+
+def _customers(tmp_path: Path, *records: dict[str, object]) -> Path:
+    path = tmp_path / "customers.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_sync_prints_a_summary_and_exits_0(env: dict[str, str], tmp_path: Path) -> None:
+    path = _customers(tmp_path, {"Id": 1, "EmailAddress": "cli1@example.com"})
+    result = CliRunner().invoke(main, ["sync", str(path)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "created" in result.output
+    assert "1 customers" in result.output
+
+
+def test_sync_json_and_exit_1_on_failure(env: dict[str, str], tmp_path: Path) -> None:
+    path = _customers(
+        tmp_path, {"Id": 2, "EmailAddress": "cli2@example.com"}, {"Id": 3, "Phone": "x"}
+    )
+    result = CliRunner().invoke(main, ["sync", str(path), "--json"], env=env)
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line.get("outcome") for line in lines[:2]] == ["created", "failed"]
+    assert lines[1]["failure"]["kind"] == "no_identifier"
+    assert lines[2]["outcomes"] == {"created": 1, "failed": 1}
+
+
+def test_sync_one_shows_route_payload_and_profile(env: dict[str, str], tmp_path: Path) -> None:
+    path = _customers(tmp_path, {"Id": 55260, "EmailAddress": "ada-cli@example.com"})
+    result = CliRunner().invoke(main, ["sync-one", "55260", "--source", str(path)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "route      create" in result.output
+    assert '"external_id": "55260"' in result.output
+    assert "profile    01" in result.output
+    missing = CliRunner().invoke(main, ["sync-one", "404", "--source", str(path)], env=env)
+    assert missing.exit_code == 1
+    assert "customer '404' is not in" in missing.output
+
+
+def test_check_passes_with_the_templates_and_fails_on_an_unknown_list(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    ok = CliRunner().invoke(main, ["check"], env=env)
+    assert ok.exit_code == 0, ok.output
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('[[rows]]\ndestination = "LIST_Nope"\nkind = "static"\nsource = true\n')
+    bad = CliRunner().invoke(main, ["check"], env={**env, "KLAVIYO_SYNC_MAPPING": str(mapping)})
+    assert bad.exit_code == 1
+    assert "Nope" in bad.output
+
+
+def test_a_bad_setting_is_a_clear_error(env: dict[str, str], tmp_path: Path) -> None:
+    path = _customers(tmp_path, {"Id": 1, "EmailAddress": "x@example.com"})
+    result = CliRunner().invoke(
+        main, ["sync", str(path)], env={**env, "KLAVIYO_SYNC_PHONE_REGION": "Narnia"}
+    )
+    assert result.exit_code == 1
+    assert "error: invalid settings" in result.output
+    assert "KLAVIYO_SYNC_PHONE_REGION" in result.output
+    assert "Traceback" not in result.output
