@@ -22,18 +22,22 @@ from klaviyo_sync.sources import RecordsSource
 from klaviyo_sync.store import Store
 from klaviyo_sync.sync import Connections, sync_one, sync_source
 from tests.klaviyo.fakes import FakeClock
-from tests.spec.validate import validate_response
+from tests.spec.validate import validate_request, validate_response
 
 API_KEY = "pk_worldtest0123456789abcdef"
 
 
 class SpecCheckingTransport(httpx.AsyncBaseTransport):
-    """Validates each sandbox response against the spec before the client sees it."""
+    """Validates each request body the client sends, and each response the sandbox returns,
+    against Klaviyo's spec."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self._inner = inner
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        sent = await request.aread()
+        if sent and request.url.path.startswith("/api/"):
+            validate_request(request.method, request.url.path, json.loads(sent))
         response = await self._inner.handle_async_request(request)
         body = await response.aread()
         if request.url.path.startswith("/api/"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ import sqlalchemy as sa
 from klaviyo_sync.customer import Customer
 from klaviyo_sync.exceptions import ConfigError, InvalidRecordError
 from klaviyo_sync.sources import SQLSource, redact_url
+from tests.postgres import POSTGRES_URL, require_postgres
 
 from .conftest import errors, ids
 
@@ -181,20 +181,9 @@ def test_rows_are_streamed_in_batches(database: str) -> None:
     assert seen == [{"stream_results": True, "yield_per": 2}]
 
 
-POSTGRES = os.environ.get(
-    "KLAVIYO_SYNC_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
-
 @pytest.fixture
 def postgres_table() -> Iterator[str]:
-    engine = sa.create_engine(POSTGRES)
-    try:
-        with engine.connect():
-            pass
-    except sa.exc.OperationalError as err:
-        engine.dispose()
-        pytest.skip(f"no PostgreSQL at {redact_url(POSTGRES)}: {err.orig}")
+    engine = sa.create_engine(require_postgres())
     table = f"customers_{uuid.uuid4().hex[:12]}"
     with engine.begin() as conn:
         conn.execute(
@@ -222,7 +211,7 @@ def test_postgres_types_become_json_values_and_get_casts_the_id(postgres_table: 
         f'SELECT id AS "Id", email AS "EmailAddress", joined AS "Joined", balance AS "Balance",'
         f' ratio AS "Ratio", custom AS "CustomFields", token AS "Token" FROM {postgres_table}'
     )
-    source = SQLSource(POSTGRES, query)
+    source = SQLSource(POSTGRES_URL, query)
     [customer] = list(source)
     assert isinstance(customer, Customer)
     assert customer.custom_fields == {"Tier": "gold"}

@@ -1,13 +1,12 @@
 """Store fixtures, run once per backend.
 
-SQLite as a file and in memory always; PostgreSQL as well when ``KLAVIYO_SYNC_TEST_PG_URL``
-names a database the tests may empty (for example
-``postgresql+psycopg://klaviyo@127.0.0.1:5432/klaviyo_sync_test``).
+SQLite as a file and in memory always; PostgreSQL as well when it is reachable, and always in
+CI (see ``tests/postgres.py``: ``KLAVIYO_SYNC_TEST_POSTGRES`` names the database, whose store
+tables the tests drop and recreate).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,11 +15,11 @@ import sqlalchemy as sa
 
 from klaviyo_sync.store import Store
 from klaviyo_sync.store._schema import metadata
+from tests.postgres import postgres_wanted, require_postgres
 
 from .fakes import FakeClock
 
-PG_URL = os.environ.get("KLAVIYO_SYNC_TEST_PG_URL", "")
-BACKENDS = ["sqlite-file", "sqlite-memory", *(["postgresql"] if PG_URL else [])]
+BACKENDS = ["sqlite-file", "sqlite-memory", *(["postgresql"] if postgres_wanted() else [])]
 
 
 def _empty_postgres(url: str) -> None:
@@ -40,8 +39,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'store.db'}"
     if backend == "sqlite-memory":
         return "sqlite:///:memory:"
-    _empty_postgres(PG_URL)
-    return PG_URL
+    url = require_postgres()
+    _empty_postgres(url)
+    return url
 
 
 @pytest.fixture

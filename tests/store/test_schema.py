@@ -116,7 +116,7 @@ def test_a_store_from_a_newer_version_is_refused(file_url: str) -> None:
 
 
 def test_the_migration_renders_for_postgresql() -> None:
-    # The real PostgreSQL run needs a server (KLAVIYO_SYNC_TEST_PG_URL); the SQL needs none.
+    # The real PostgreSQL run needs a server (tests/postgres.py); the SQL needs none.
     out = io.StringIO()
     config = alembic_config(url="postgresql+psycopg://user@localhost/klaviyo")
     config.output_buffer = out
