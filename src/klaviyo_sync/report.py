@@ -80,7 +80,7 @@ def print_summary(console: Console, summary: RunSummary, *, title: str | None = 
         for kind, count in summary.failures.most_common():
             failures.add_row(f"[red]{kind}[/]", str(count))
         console.print(failures)
-        console.print("See them with: klaviyo-sync errors list (the error log)")
+        console.print("Each failure is kept in the store's error log with Klaviyo's answer.")
 
 
 def print_outcomes(console: Console, outcomes: Iterable[Outcome], *, title: str) -> None:
