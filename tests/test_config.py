@@ -98,3 +98,33 @@ def test_bad_config_says_what_and_where(
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nope.toml")
+
+
+def test_triggers_from_environment_and_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clean_env(monkeypatch)
+    monkeypatch.delenv("KLAVIYO_SYNC_TRIGGERS", raising=False)
+    assert load_settings().triggers == frozenset()
+    config = tmp_path / "c.toml"
+    config.write_text('triggers = ["updated"]\n')
+    assert load_settings(config).triggers == {"updated"}
+    monkeypatch.setenv("KLAVIYO_SYNC_TRIGGERS", "created, updated")
+    assert load_settings(config).triggers == {"created", "updated"}
+    monkeypatch.setenv("KLAVIYO_SYNC_TRIGGERS", "created,deleted")
+    with pytest.raises(ConfigError, match="KLAVIYO_SYNC_TRIGGERS"):
+        load_settings()
+
+
+def test_webhook_secret_only_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clean_env(monkeypatch)
+    config = tmp_path / "c.toml"
+    config.write_text('webhook_secret = "s3cret"\n')
+    with pytest.raises(ConfigError, match="does not belong in a config file"):
+        load_settings(config)
+    monkeypatch.setenv("KLAVIYO_SYNC_WEBHOOK_SECRET", "s3cret-value")
+    settings = load_settings()
+    assert settings.webhook_secret is not None
+    assert "s3cret-value" not in repr(settings)

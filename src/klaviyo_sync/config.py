@@ -12,21 +12,35 @@ secret must not. Config file keys (all optional)::
     subscribe_sms = false                  # KLAVIYO_SYNC_SUBSCRIBE_SMS
     batch_size = 100                       # KLAVIYO_SYNC_BATCH_SIZE
     concurrency = 8                        # KLAVIYO_SYNC_CONCURRENCY
+    triggers = ["created", "updated"]      # KLAVIYO_SYNC_TRIGGERS=created,updated (none by default)
+    source = "customers.jsonl"             # KLAVIYO_SYNC_SOURCE: where manual syncs and retries
+                                           # re-read a customer (a file or a database URL)
+    source_query = "SELECT …"              # KLAVIYO_SYNC_SOURCE_QUERY, for a database source
+
+Secrets come from the environment only: ``KLAVIYO_API_KEY`` and ``KLAVIYO_SYNC_WEBHOOK_SECRET``.
 """
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import phonenumbers
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from .exceptions import ConfigError
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_STORE", "Settings", "load_settings"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_STORE", "TRIGGERS", "Settings", "Trigger", "load_settings"]
+
+Trigger = Literal["created", "updated"]
+TRIGGERS: tuple[Trigger, ...] = ("created", "updated")
 
 DEFAULT_BASE_URL = "https://a.klaviyo.com"
 DEFAULT_STORE = "sqlite:///klaviyo-sync.db"
@@ -41,7 +55,11 @@ _FILE_KEYS = {
     "subscribe_sms": "subscribe_sms",
     "batch_size": "batch_size",
     "concurrency": "concurrency",
+    "triggers": "triggers",
+    "source": "source",
+    "source_query": "source_query",
 }
+_SECRETS = ("api_key", "klaviyo_api_key", "webhook_secret")
 
 
 class Settings(BaseSettings):
@@ -64,6 +82,21 @@ class Settings(BaseSettings):
     subscribe_sms: bool = Field(default=False, alias="KLAVIYO_SYNC_SUBSCRIBE_SMS")
     batch_size: int = Field(default=100, ge=1, le=10_000, alias="KLAVIYO_SYNC_BATCH_SIZE")
     concurrency: int = Field(default=8, ge=1, le=64, alias="KLAVIYO_SYNC_CONCURRENCY")
+    triggers: Annotated[frozenset[Trigger], NoDecode] = Field(
+        default=frozenset(), alias="KLAVIYO_SYNC_TRIGGERS"
+    )
+    """the seed's Outbound Data Flows: which customer events transfer; none until enabled"""
+    source: str | None = Field(default=None, alias="KLAVIYO_SYNC_SOURCE")
+    source_query: str | None = Field(default=None, alias="KLAVIYO_SYNC_SOURCE_QUERY")
+    webhook_secret: SecretStr | None = Field(default=None, alias="KLAVIYO_SYNC_WEBHOOK_SECRET")
+
+    @field_validator("triggers", mode="before")
+    @classmethod
+    def _trigger_list(cls, value: Any) -> Any:
+        # The environment gives "created,updated"; a config file gives a list.
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("phone_region")
     @classmethod
@@ -118,9 +151,11 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
-    if "api_key" in data or "klaviyo_api_key" in data:
+    secrets = sorted(set(data) & set(_SECRETS))
+    if secrets:
         raise ConfigError(
-            f"{path}: the API key does not belong in a config file; set KLAVIYO_API_KEY instead"
+            f"{path}: {', '.join(secrets)} does not belong in a config file; set it in the "
+            "environment (KLAVIYO_API_KEY, KLAVIYO_SYNC_WEBHOOK_SECRET) instead"
         )
     unknown = sorted(set(data) - set(_FILE_KEYS))
     if unknown:
