@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..customer import Customer
 from ..exceptions import FatalError, InvalidRecordError
@@ -117,17 +117,36 @@ class Engine:
         return summary
 
     async def _batch(self, batch: list[Item]) -> tuple[BatchResult, FatalError | None]:
+        fatal: FatalError | None
         try:
             plan = await self.planner.plan(batch)
         except FatalError as err:
-            return BatchResult(outcomes=[_fatal_outcome(item, err) for item in batch]), err
-        return await self.writer.apply(plan)
+            result, fatal = BatchResult([_fatal_outcome(i, err) for i in batch]), err
+        else:
+            result, fatal = await self.writer.apply(plan)
+        result.outcomes = _with_records(batch, result.outcomes)
+        return result, fatal
 
 
 def _fatal_outcome(item: Item, error: FatalError) -> Outcome:
     if isinstance(item, InvalidRecordError):
         return unreadable(item)
     return failed(item.id, failure_from_error(error, stage="match", customer_id=item.id))
+
+
+def _with_records(batch: list[Item], outcomes: list[Outcome]) -> list[Outcome]:
+    """Keep each failed customer's record with its failure, so a retry can run it again even
+    when the source it came from (a webhook event, a file since changed) cannot be re-read."""
+    records = {item.id: item.raw for item in batch if isinstance(item, Customer)}
+    kept = []
+    for outcome in outcomes:
+        failure = outcome.failure
+        record = records.get(outcome.customer_id)
+        if failure is not None and record is not None and "record" not in failure.detail:
+            failure = replace(failure, detail={**failure.detail, "record": dict(record)})
+            outcome = replace(outcome, failure=failure)
+        kept.append(outcome)
+    return kept
 
 
 def _in_source_order(batch: list[Item], outcomes: list[Outcome]) -> list[Outcome]:
