@@ -16,6 +16,11 @@ secret must not. Config file keys (all optional)::
     source = "customers.jsonl"             # KLAVIYO_SYNC_SOURCE: where manual syncs and retries
                                            # re-read a customer (a file or a database URL)
     source_query = "SELECT …"              # KLAVIYO_SYNC_SOURCE_QUERY, for a database source
+    poll_seconds = 0.5                     # KLAVIYO_SYNC_POLL_SECONDS: an idle worker's poll
+    lease_seconds = 60                     # KLAVIYO_SYNC_LEASE_SECONDS: a dead worker's claim
+                                           # returns to the queue after this long
+    max_attempts = 6                       # KLAVIYO_SYNC_MAX_ATTEMPTS: automatic tries of a
+                                           # retryable failure before it is parked
 
 Secrets come from the environment only: ``KLAVIYO_API_KEY`` and ``KLAVIYO_SYNC_WEBHOOK_SECRET``.
 """
@@ -58,6 +63,9 @@ _FILE_KEYS = {
     "triggers": "triggers",
     "source": "source",
     "source_query": "source_query",
+    "poll_seconds": "poll_seconds",
+    "lease_seconds": "lease_seconds",
+    "max_attempts": "max_attempts",
 }
 _SECRETS = ("api_key", "klaviyo_api_key", "webhook_secret")
 
@@ -89,6 +97,9 @@ class Settings(BaseSettings):
     source: str | None = Field(default=None, alias="KLAVIYO_SYNC_SOURCE")
     source_query: str | None = Field(default=None, alias="KLAVIYO_SYNC_SOURCE_QUERY")
     webhook_secret: SecretStr | None = Field(default=None, alias="KLAVIYO_SYNC_WEBHOOK_SECRET")
+    poll_seconds: float = Field(default=0.5, gt=0, le=60, alias="KLAVIYO_SYNC_POLL_SECONDS")
+    lease_seconds: float = Field(default=60.0, gt=0, alias="KLAVIYO_SYNC_LEASE_SECONDS")
+    max_attempts: int = Field(default=6, ge=1, le=100, alias="KLAVIYO_SYNC_MAX_ATTEMPTS")
 
     @field_validator("triggers", mode="before")
     @classmethod

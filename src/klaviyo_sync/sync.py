@@ -7,22 +7,32 @@ client at an in-process sandbox.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
 
 from .config import Settings
+from .customer import Customer
 from .engine import Engine, EngineOptions, RunSummary
-from .exceptions import CustomerNotFoundError
+from .exceptions import ConfigError, CustomerNotFoundError, InvalidRecordError
 from .klaviyo import Clock, KlaviyoClient
 from .mapping import CheckMessage, PhoneSettings, check_collections, load_collections
 from .outcome import Outcome
-from .sources import Source
-from .store import Store
+from .sources import Source, open_source
+from .store import FailureRecord, Store
 
-__all__ = ["Connections", "check_configuration", "open_engine", "sync_one", "sync_source"]
+__all__ = [
+    "Connections",
+    "RetryResult",
+    "check_configuration",
+    "configured_source",
+    "open_engine",
+    "retry_failures",
+    "sync_one",
+    "sync_source",
+]
 
 
 @dataclass(slots=True, frozen=True)
@@ -117,3 +127,97 @@ async def check_configuration(
                 attrs = item.get("attributes", {})
                 lists.setdefault(str(attrs.get("name")), str(attrs.get("opt_in_process")))
     return check_collections(collections, phone=phone_settings(settings), lists=lists)
+
+
+def configured_source(settings: Settings, override: str | None = None) -> Source | None:
+    """The source to re-read customers from: ``override``, else ``KLAVIYO_SYNC_SOURCE``."""
+    spec = override or settings.source
+    if spec is None:
+        return None
+    return open_source(spec, query=settings.source_query)
+
+
+@dataclass(slots=True, frozen=True)
+class RetryResult:
+    """What retrying one logged failure did: its customer's new outcome, or why it was skipped."""
+
+    failure: FailureRecord
+    outcome: Outcome | None = None
+    skipped: str | None = None
+
+
+async def retry_failures(
+    settings: Settings,
+    failure_ids: Sequence[int] = (),
+    *,
+    every: bool = False,
+    kind: str | None = None,
+    source: Source | None = None,
+    connections: Connections | None = None,
+) -> list[RetryResult]:
+    """Run logged failures again: the named ones, or ``every`` open one (of ``kind``).
+
+    Each customer's latest state is re-read from ``source`` when there is one; otherwise the
+    record kept with the failure is used. A success resolves the failure in the store.
+    """
+    with Store.open(settings.store_url) as store:
+        failures = _chosen_failures(store, failure_ids, every=every, kind=kind)
+    results: dict[int, RetryResult] = {}
+    customers: dict[str, Customer] = {}
+    for failure in failures:
+        try:
+            found = _retry_record(failure, source)
+        except InvalidRecordError as err:
+            found = f"the record is malformed: {err}"
+        if isinstance(found, str):
+            results[failure.id] = RetryResult(failure, skipped=found)
+        else:
+            customers[found.id] = found
+    outcomes: dict[str, Outcome] = {}
+    if customers:
+        async with open_engine(settings, full=True, connections=connections) as engine:
+            await engine.run(
+                list(customers.values()),
+                kind="retry",
+                source=source.name if source else "error log",
+                on_outcome=lambda o: outcomes.__setitem__(o.customer_id, o),
+            )
+    for failure in failures:
+        if failure.id not in results:
+            outcome = outcomes.get(failure.customer_id or "")
+            results[failure.id] = RetryResult(failure, outcome=outcome)
+    return [results[f.id] for f in failures]
+
+
+def _chosen_failures(
+    store: Store, failure_ids: Sequence[int], *, every: bool, kind: str | None
+) -> list[FailureRecord]:
+    if every:
+        chosen: list[FailureRecord] = []
+        while batch := store.list_failures(kind=kind, limit=500, offset=len(chosen)):
+            chosen.extend(batch)
+        return chosen
+    if not failure_ids:
+        raise ConfigError("name the failures to retry, or ask for all of them")
+    found = []
+    for failure_id in failure_ids:
+        failure = store.get_failure(failure_id)
+        if failure is None:
+            raise ConfigError(f"there is no failure {failure_id} in the error log")
+        found.append(failure)
+    return found
+
+
+def _retry_record(failure: FailureRecord, source: Source | None) -> Customer | str:
+    """The customer to run again, or why there is none."""
+    if failure.resolved_at is not None:
+        return "already resolved"
+    if failure.customer_id is None:
+        return "the record had no readable Id: fix it at the source and sync again"
+    if source is not None:
+        customer = source.get(failure.customer_id)
+        return customer if customer is not None else f"customer not in {source.name}"
+    record = failure.detail.get("record")
+    if not isinstance(record, dict):
+        return "no record was kept with this failure: retry with a source"
+    return Customer.from_record(record, where=f"error log #{failure.id}")

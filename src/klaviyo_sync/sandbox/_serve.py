@@ -56,11 +56,19 @@ class RunningSandbox:
 
 @contextmanager
 def running_sandbox(
-    config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 0
+    config: SandboxConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    app: Starlette | None = None,
 ) -> Iterator[RunningSandbox]:
-    """Serve on real loopback from a background thread; port 0 picks a free one."""
+    """Serve on real loopback from a background thread; port 0 picks a free one.
+
+    Pass the ``app`` of an earlier run (and its port) to bring the same Klaviyo back after an
+    outage: while no server listens, connections to the port are refused.
+    """
     _quiet_drops()
-    app = create_app(config)
+    app = app if app is not None else create_app(config)
     # Bind first so the port is known (and taken) before the server thread starts.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
