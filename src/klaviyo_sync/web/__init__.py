@@ -1,0 +1,30 @@
+"""The web app ``klaviyo-sync serve`` runs: the signed webhook receiver (the seed's outbound
+triggers) and a health check, in one FastAPI app that the dashboard will join.
+
+```python
+app = create_app(settings, store, on_enqueued=worker.wake)
+body = json.dumps({"event": "customer/updated", "customer": {"Id": 55260, …}}).encode()
+headers = {SIGNATURE_HEADER: sign(secret, body), "Content-Type": "application/json"}
+```
+
+``POST /hooks/customers`` answers 202 with ``{"status": "queued" | "ignored", "event_id": …}``
+or an error ``{"error": {"code": …, "message": …}}``: 503 without KLAVIYO_SYNC_WEBHOOK_SECRET,
+413 over ``MAX_WEBHOOK_BYTES``, 401 for a missing, malformed or wrong signature, 400 for bad
+JSON, 422 for an unknown event or a customer the engine would refuse. ``GET /healthz`` answers
+``{"status": "ok"}``. The OpenAPI document is at ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from ._app import Lifespan, create_app
+from ._hooks import MAX_WEBHOOK_BYTES, WEBHOOK_PATH
+from ._signature import SIGNATURE_HEADER, sign
+
+__all__ = [
+    "MAX_WEBHOOK_BYTES",
+    "SIGNATURE_HEADER",
+    "WEBHOOK_PATH",
+    "Lifespan",
+    "create_app",
+    "sign",
+]

@@ -1,0 +1,91 @@
+"""Fixtures for the web app: settings with a webhook secret, a store, and an in-process client.
+
+``post_event`` signs what it sends unless told otherwise, so each test states only what is odd
+about its request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from klaviyo_sync.config import Settings
+from klaviyo_sync.web import SIGNATURE_HEADER, WEBHOOK_PATH, create_app, sign
+
+from .fakes import FakeStore
+
+SECRET = "whsec-test-0123456789abcdef-do-not-log"
+
+
+def settings(*, secret: str | None = SECRET, triggers: str = "created,updated") -> Settings:
+    return Settings(KLAVIYO_SYNC_WEBHOOK_SECRET=secret, KLAVIYO_SYNC_TRIGGERS=triggers)
+
+
+def customer(customer_id: Any = 55260, **fields: Any) -> dict[str, Any]:
+    return {"Id": customer_id, "EmailAddress": "ada@example.com", "FirstName": "Ada", **fields}
+
+
+def event_body(event: str = "customer/updated", record: Any = None) -> bytes:
+    return json.dumps(
+        {"event": event, "customer": customer() if record is None else record}
+    ).encode()
+
+
+def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
+    return {SIGNATURE_HEADER: sign(secret, body), "Content-Type": "application/json"}
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The environment wins over constructor values in Settings; keep the tests' own.
+    monkeypatch.delenv("KLAVIYO_SYNC_WEBHOOK_SECRET", raising=False)
+    monkeypatch.delenv("KLAVIYO_SYNC_TRIGGERS", raising=False)
+
+
+@pytest.fixture
+def store() -> FakeStore:
+    return FakeStore()
+
+
+@pytest.fixture
+def wakes() -> list[int]:
+    return []
+
+
+@pytest.fixture
+def make_client(store: FakeStore, wakes: list[int]) -> Callable[..., httpx.AsyncClient]:
+    """A client for an app with these settings, the test's store and a wake-up counter."""
+
+    def factory(**settings_args: Any) -> httpx.AsyncClient:
+        app = create_app(settings(**settings_args), store, on_enqueued=lambda: wakes.append(1))
+        return client_for(app)
+
+    return factory
+
+
+def client_for(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://web")
+
+
+@pytest.fixture
+async def client(make_client: Callable[..., httpx.AsyncClient]) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client() as c:
+        yield c
+
+
+Post = Callable[..., Any]
+
+
+@pytest.fixture
+def post(client: httpx.AsyncClient) -> Post:
+    async def send(body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
+        return await client.post(
+            WEBHOOK_PATH, content=body, headers=signed(body) if headers is None else headers
+        )
+
+    return send

@@ -1,0 +1,185 @@
+"""The app around the receiver: health check, one error envelope, the OpenAPI document,
+and the lifespan hook the in-process worker will use."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from openapi_schema_validator import OAS31Validator
+
+from klaviyo_sync.web import MAX_WEBHOOK_BYTES, SIGNATURE_HEADER, WEBHOOK_PATH, create_app, sign
+
+from .conftest import SECRET, client_for, event_body, settings, signed
+from .fakes import FakeStore
+
+
+async def test_healthz_answers_ok_without_authentication(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_healthz_answers_even_without_a_webhook_secret(store: FakeStore) -> None:
+    async with client_for(create_app(settings(secret=None), store)) as client:  # type: ignore[arg-type]
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+
+
+async def test_unknown_paths_and_methods_use_the_error_envelope(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/nowhere")
+    wrong_method = await client.get(WEBHOOK_PATH)
+
+    assert missing.status_code == 404
+    assert missing.json() == {"error": {"code": "not_found", "message": "Not Found"}}
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"]["code"] == "method_not_allowed"
+    assert wrong_method.headers["allow"] == "POST"
+
+
+async def test_request_validation_errors_use_the_error_envelope(store: FakeStore) -> None:
+    # The dashboard's /api/ routes will take typed parameters; their refusals look the same.
+    app = create_app(settings(), store)  # type: ignore[arg-type]
+
+    @app.get("/api/failures/{failure_id}")
+    async def failure(failure_id: int) -> dict[str, int]:
+        return {"id": failure_id}
+
+    async with client_for(app) as client:
+        response = await client.get("/api/failures/abc")
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert "failure_id" in response.json()["error"]["message"]
+
+
+async def test_the_app_keeps_settings_and_store_for_routers_added_later(store: FakeStore) -> None:
+    app_settings = settings()
+    app = create_app(app_settings, store)  # type: ignore[arg-type]
+
+    assert app.state.settings is app_settings
+    assert app.state.store is store
+
+
+async def test_the_lifespan_runs_around_the_app(store: FakeStore) -> None:
+    seen: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        seen.append("start")
+        yield
+        seen.append("stop")
+
+    app = create_app(settings(), store, lifespan=lifespan)  # type: ignore[arg-type]
+    async with app.router.lifespan_context(app):
+        assert seen == ["start"]
+    assert seen == ["start", "stop"]
+
+
+async def test_no_page_loads_assets_from_a_cdn(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/docs")).status_code == 404
+    assert (await client.get("/redoc")).status_code == 404
+
+
+# OpenAPI
+
+
+@pytest.fixture
+async def document(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    parsed: dict[str, Any] = response.json()
+    return parsed
+
+
+def schema_of(document: dict[str, Any], ref_or_schema: dict[str, Any]) -> OAS31Validator:
+    return OAS31Validator({**ref_or_schema, "components": document["components"]})
+
+
+def refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [r for value in node.values() for r in refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in refs(value)]
+    return []
+
+
+async def test_the_openapi_document_describes_the_webhook(document: dict[str, Any]) -> None:
+    operation = document["paths"][WEBHOOK_PATH]["post"]
+
+    body = operation["requestBody"]
+    assert body["required"] is True
+    assert body["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/WebhookEvent"
+    }
+    assert set(operation["responses"]) == {"202", "400", "401", "413", "422", "503"}
+    assert [p["name"] for p in operation["parameters"]] == [SIGNATURE_HEADER]
+    assert str(MAX_WEBHOOK_BYTES) in operation["description"]
+    event = document["components"]["schemas"]["WebhookEvent"]
+    assert event["properties"]["event"]["enum"] == [
+        "customer/created",
+        "customer/updated",
+        "customer/deleted",
+    ]
+    assert event["required"] == ["event", "customer"]
+    assert document["paths"]["/healthz"]["get"]["responses"]["200"]
+
+
+async def test_every_reference_in_the_openapi_document_resolves(document: dict[str, Any]) -> None:
+    names = set(document["components"]["schemas"])
+    found = refs(document)
+
+    assert found
+    for ref in found:
+        assert ref.startswith("#/components/schemas/"), ref
+        assert ref.removeprefix("#/components/schemas/") in names, ref
+
+
+async def test_the_documented_example_is_valid_and_accepted(
+    document: dict[str, Any], client: httpx.AsyncClient, store: FakeStore
+) -> None:
+    schema = document["components"]["schemas"]["WebhookEvent"]
+    (example,) = schema["examples"]
+    schema_of(document, {"$ref": "#/components/schemas/WebhookEvent"}).validate(example)
+    body = json.dumps(example).encode()
+
+    response = await client.post(
+        WEBHOOK_PATH, content=body, headers={SIGNATURE_HEADER: sign(SECRET, body)}
+    )
+
+    assert response.status_code == 202
+    assert store.queue[0][0] == "55260"
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status"),
+    [
+        (event_body(), None, 202),
+        (b"{", None, 400),
+        (event_body(), {}, 401),
+        (b" " * (MAX_WEBHOOK_BYTES + 1), None, 413),
+        (event_body("customer/merged"), None, 422),
+    ],
+)
+async def test_every_answer_matches_its_documented_schema(
+    document: dict[str, Any],
+    client: httpx.AsyncClient,
+    body: bytes,
+    headers: dict[str, str] | None,
+    status: int,
+) -> None:
+    response = await client.post(
+        WEBHOOK_PATH, content=body, headers=signed(body) if headers is None else headers
+    )
+
+    assert response.status_code == status
+    documented = document["paths"][WEBHOOK_PATH]["post"]["responses"][str(status)]
+    schema_of(document, documented["content"]["application/json"]["schema"]).validate(
+        response.json()
+    )

@@ -1,0 +1,630 @@
+"""POST /hooks/customers: signature, size, JSON and customer checks in that order; what is
+queued, ignored and recorded; nothing queued on any refusal."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from klaviyo_sync.web import MAX_WEBHOOK_BYTES, SIGNATURE_HEADER, WEBHOOK_PATH, sign
+
+from .conftest import SECRET, Post, customer, event_body, signed
+from .fakes import Event, FakeStore
+
+TRIGGER_OFF = "trigger 'updated' is not enabled (KLAVIYO_SYNC_TRIGGERS)"
+DELETE = "outbound delete is not supported; remove the profile in Klaviyo"
+
+
+def error(response: httpx.Response) -> dict[str, str]:
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message"}, body
+    detail: dict[str, str] = body["error"]
+    return detail
+
+
+# accepted
+
+
+async def test_a_signed_update_is_queued_and_recorded(
+    post: Post, store: FakeStore, wakes: list[int]
+) -> None:
+    body = event_body("customer/updated", customer(55260, Phone="555 010 4477"))
+
+    response = await post(body)
+
+    assert response.status_code == 202
+    assert response.json() == {
+        "status": "queued",
+        "event_id": 1,
+        "event": "customer/updated",
+        "customer_id": "55260",
+        "reason": None,
+    }
+    assert store.queue == [("55260", customer(55260, Phone="555 010 4477"), "customer/updated")]
+    assert store.events == [Event(1, "customer/updated", "55260", "queued", None)]
+    assert wakes == [1]
+
+
+async def test_a_signed_create_is_queued(post: Post, store: FakeStore) -> None:
+    response = await post(event_body("customer/created", customer("C-7")))
+
+    assert response.status_code == 202
+    assert response.json()["status"] == "queued"
+    assert [item[0] for item in store.queue] == ["C-7"]
+    assert store.events[0].event == "customer/created"
+
+
+async def test_the_customer_id_is_read_as_the_engine_reads_it(post: Post, store: FakeStore) -> None:
+    response = await post(event_body(record=customer("  A-1  ")))
+
+    assert response.json()["customer_id"] == "A-1"
+    assert store.queue[0][0] == "A-1"
+    assert store.queue[0][1]["Id"] == "  A-1  "  # the record itself travels as received
+
+
+async def test_extra_top_level_keys_are_ignored(post: Post, store: FakeStore) -> None:
+    body = json.dumps(
+        {"event": "customer/created", "customer": customer(), "occurred_at": "2026-07-15"}
+    ).encode()
+
+    assert (await post(body)).status_code == 202
+    assert len(store.queue) == 1
+
+
+async def test_uppercase_hex_in_the_signature_is_accepted(post: Post, store: FakeStore) -> None:
+    body = event_body()
+    header = "sha256=" + sign(SECRET, body).removeprefix("sha256=").upper()
+
+    response = await post(body, {SIGNATURE_HEADER: header})
+
+    assert response.status_code == 202
+    assert len(store.queue) == 1
+
+
+async def test_a_burst_of_updates_to_one_customer_is_each_accepted_in_order(
+    post: Post, store: FakeStore, wakes: list[int]
+) -> None:
+    names = [f"Ada {n}" for n in range(20)]
+    for name in names:
+        response = await post(event_body(record=customer(42, FirstName=name)))
+        assert response.status_code == 202
+        assert response.json()["status"] == "queued"
+
+    # Coalescing is the queue's job; the receiver hands over every event, in order.
+    assert [record["FirstName"] for _, record, _ in store.queue] == names
+    assert [e.id for e in store.events] == list(range(1, 21))
+    assert len(wakes) == 20
+
+
+async def test_store_calls_run_off_the_event_loop_thread(post: Post, store: FakeStore) -> None:
+    await post(event_body())
+
+    assert store.threads
+    assert threading.get_ident() not in store.threads
+
+
+# ignored
+
+
+async def test_a_disabled_trigger_is_acknowledged_recorded_and_not_queued(
+    make_client: Callable[..., httpx.AsyncClient], store: FakeStore, wakes: list[int]
+) -> None:
+    async with make_client(triggers="created") as client:
+        body = event_body("customer/updated")
+        response = await client.post(WEBHOOK_PATH, content=body, headers=signed(body))
+
+    assert response.status_code == 202
+    assert response.json() == {
+        "status": "ignored",
+        "event_id": 1,
+        "event": "customer/updated",
+        "customer_id": "55260",
+        "reason": TRIGGER_OFF,
+    }
+    assert store.queue == []
+    assert store.events == [Event(1, "customer/updated", "55260", "ignored", TRIGGER_OFF)]
+    assert wakes == []
+
+
+async def test_no_trigger_is_enabled_by_default(
+    make_client: Callable[..., httpx.AsyncClient], store: FakeStore
+) -> None:
+    async with make_client(triggers="") as client:
+        for event in ("customer/created", "customer/updated"):
+            body = event_body(event)
+            response = await client.post(WEBHOOK_PATH, content=body, headers=signed(body))
+            assert response.json()["status"] == "ignored"
+
+    assert store.queue == []
+    assert [e.reason for e in store.events] == [
+        "trigger 'created' is not enabled (KLAVIYO_SYNC_TRIGGERS)",
+        TRIGGER_OFF,
+    ]
+
+
+async def test_a_delete_is_acknowledged_and_ignored_whatever_the_triggers(
+    post: Post, store: FakeStore, wakes: list[int]
+) -> None:
+    response = await post(event_body("customer/deleted", {"Id": 55260}))
+
+    assert response.status_code == 202
+    assert response.json()["status"] == "ignored"
+    assert response.json()["reason"] == DELETE
+    assert store.queue == []
+    assert store.events == [Event(1, "customer/deleted", "55260", "ignored", DELETE)]
+    assert wakes == []
+
+
+# refused before the signature: nothing queued, nothing recorded
+
+
+@pytest.mark.parametrize("secret", [None, ""])
+async def test_without_a_secret_every_webhook_is_refused(
+    make_client: Callable[..., httpx.AsyncClient], store: FakeStore, secret: str | None
+) -> None:
+    async with make_client(secret=secret) as client:
+        body = event_body()
+        signed_response = await client.post(WEBHOOK_PATH, content=body, headers=signed(body))
+        unsigned_response = await client.post(WEBHOOK_PATH, content=body)
+
+    for response in (signed_response, unsigned_response):
+        assert response.status_code == 503
+        assert error(response)["code"] == "webhook_secret_not_set"
+        assert "KLAVIYO_SYNC_WEBHOOK_SECRET is not set" in error(response)["message"]
+    assert store.queue == []
+    assert store.events == []
+
+
+@pytest.mark.parametrize(
+    ("header", "code"),
+    [
+        (None, "signature_missing"),
+        ("", "signature_missing"),
+        ("   ", "signature_missing"),
+        ("sha256=", "signature_malformed"),
+        ("sha256=abc123", "signature_malformed"),
+        ("sha1=" + "0" * 40, "signature_malformed"),
+        ("md5=" + "0" * 64, "signature_malformed"),
+        ("sha256=" + "g" * 64, "signature_malformed"),
+        ("sha256=" + "0" * 65, "signature_malformed"),
+        ("0" * 64, "signature_malformed"),
+        ("sha256=" + "0" * 64, "signature_mismatch"),
+    ],
+)
+async def test_a_missing_malformed_or_wrong_signature_is_refused(
+    post: Post, store: FakeStore, wakes: list[int], header: str | None, code: str
+) -> None:
+    headers = {} if header is None else {SIGNATURE_HEADER: header}
+
+    response = await post(event_body(), headers)
+
+    assert response.status_code == 401
+    assert error(response)["code"] == code
+    assert SIGNATURE_HEADER in error(response)["message"]
+    assert store.queue == []
+    assert store.events == []
+    assert wakes == []
+
+
+async def test_a_signature_made_with_another_secret_is_refused(
+    post: Post, store: FakeStore
+) -> None:
+    body = event_body()
+
+    response = await post(body, signed(body, secret="not-the-secret"))
+
+    assert response.status_code == 401
+    assert error(response)["code"] == "signature_mismatch"
+    assert store.events == []
+
+
+async def test_a_body_changed_after_signing_is_refused(post: Post, store: FakeStore) -> None:
+    body = event_body(record=customer(1))
+    tampered = event_body(record=customer(2))
+
+    response = await post(tampered, signed(body))
+
+    assert response.status_code == 401
+    assert error(response)["code"] == "signature_mismatch"
+    assert store.queue == []
+
+
+async def test_the_signature_covers_the_raw_bytes_not_the_parsed_json(
+    post: Post, store: FakeStore
+) -> None:
+    body = event_body()
+    reformatted = json.dumps(json.loads(body), indent=2).encode()
+
+    assert (await post(reformatted, signed(body))).status_code == 401
+    assert (await post(reformatted)).status_code == 202
+
+
+async def test_a_bad_signature_is_reported_before_bad_json(post: Post, store: FakeStore) -> None:
+    response = await post(b"{not json", {SIGNATURE_HEADER: "sha256=" + "0" * 64})
+
+    assert response.status_code == 401
+    assert store.events == []
+
+
+# size
+
+
+async def test_a_body_declared_over_the_limit_is_refused(post: Post, store: FakeStore) -> None:
+    body = b" " * (MAX_WEBHOOK_BYTES + 1)
+
+    response = await post(body)
+
+    assert response.status_code == 413
+    assert error(response)["code"] == "body_too_large"
+    assert str(MAX_WEBHOOK_BYTES) in error(response)["message"]
+    assert store.events == []
+
+
+async def test_a_body_exactly_at_the_limit_is_read(post: Post, store: FakeStore) -> None:
+    event = event_body()
+    body = event + b" " * (MAX_WEBHOOK_BYTES - len(event))
+
+    response = await post(body)
+
+    assert response.status_code == 202
+    assert len(store.queue) == 1
+
+
+async def test_the_size_is_checked_before_the_signature(post: Post, store: FakeStore) -> None:
+    response = await post(b"x" * (MAX_WEBHOOK_BYTES + 1), {})
+
+    assert response.status_code == 413
+    assert store.events == []
+
+
+async def test_a_lying_content_length_does_not_get_a_big_body_in(
+    client: httpx.AsyncClient, store: FakeStore
+) -> None:
+    body = b" " * (MAX_WEBHOOK_BYTES + 1)
+    headers = {**signed(body), "Content-Length": "100"}
+
+    response = await client.post(WEBHOOK_PATH, content=body, headers=headers)
+
+    assert response.status_code == 413
+    assert store.events == []
+
+
+@pytest.mark.parametrize("declared", [None, "not-a-number", "1" * 5000])
+async def test_a_streamed_body_is_cut_off_past_the_limit(
+    client: httpx.AsyncClient, store: FakeStore, declared: str | None
+) -> None:
+    chunk = b" " * 65536
+    sent = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal sent
+        for _ in range(4 * MAX_WEBHOOK_BYTES // len(chunk)):
+            sent += len(chunk)
+            yield chunk
+
+    headers = {SIGNATURE_HEADER: "sha256=" + "0" * 64}
+    if declared is not None:
+        headers["Content-Length"] = declared
+
+    response = await client.post(WEBHOOK_PATH, content=endless(), headers=headers)
+
+    assert response.status_code == 413
+    assert sent <= MAX_WEBHOOK_BYTES + len(chunk)
+    assert store.events == []
+
+
+# refused after the signature: nothing queued, the refusal recorded
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"", "not valid JSON"),
+        (b'{"event": "customer/updated", "customer": {"Id": 1}', "not valid JSON"),
+        (b'{"event": "customer/updated", "customer": {"Id": NaN}}', "NaN is not a JSON value"),
+        (b'{"event": "customer/updated", "customer": {"Id": Infinity}}', "Infinity"),
+        (b'{"event": "customer/updated", "customer": {"Id": "\xff"}}', "not UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    ],
+)
+async def test_malformed_json_is_refused_and_recorded(
+    post: Post, store: FakeStore, wakes: list[int], body: bytes, fragment: str
+) -> None:
+    response = await post(body)
+
+    assert response.status_code == 400
+    assert error(response)["code"] == "invalid_json"
+    assert fragment in error(response)["message"]
+    assert store.queue == []
+    assert store.events == [Event(1, "unknown", None, "rejected", error(response)["message"])]
+    assert wakes == []
+
+
+@pytest.mark.parametrize(
+    ("data", "code", "message", "recorded_event", "recorded_id"),
+    [
+        (
+            [1, 2],
+            "invalid_event",
+            "the body must be a JSON object with event and customer, got a list",
+            "unknown",
+            None,
+        ),
+        (
+            {"customer": {"Id": 1}},
+            "invalid_event",
+            "missing event: expected one of customer/created, customer/updated, customer/deleted",
+            "unknown",
+            None,
+        ),
+        (
+            {"event": "customer/merged", "customer": {"Id": 1}},
+            "invalid_event",
+            "unknown event 'customer/merged': expected one of customer/created, "
+            "customer/updated, customer/deleted",
+            "customer/merged",
+            None,
+        ),
+        (
+            {"event": 7, "customer": {"Id": 1}},
+            "invalid_event",
+            "unknown event 7: expected one of customer/created, customer/updated, customer/deleted",
+            "unknown",
+            None,
+        ),
+        (
+            {"event": "customer/updated"},
+            "invalid_customer",
+            "missing customer: send it as a JSON object",
+            "customer/updated",
+            None,
+        ),
+        (
+            {"event": "customer/updated", "customer": [{"Id": 1}]},
+            "invalid_customer",
+            "customer: a customer must be an object, got a list",
+            "customer/updated",
+            None,
+        ),
+        (
+            {"event": "customer/updated", "customer": "55260"},
+            "invalid_customer",
+            "customer: a customer must be an object, got a string",
+            "customer/updated",
+            None,
+        ),
+        (
+            {"event": "customer/created", "customer": {"EmailAddress": "a@example.com"}},
+            "invalid_customer",
+            "customer: missing Id",
+            "customer/created",
+            None,
+        ),
+        (
+            {"event": "customer/created", "customer": {"Id": "  "}},
+            "invalid_customer",
+            "customer: Id is empty",
+            "customer/created",
+            None,
+        ),
+        (
+            {"event": "customer/created", "customer": {"Id": [1]}},
+            "invalid_customer",
+            "customer: Id must be a string or a whole number, got a list",
+            "customer/created",
+            None,
+        ),
+        (
+            {"event": "customer/created", "customer": {"Id": True}},
+            "invalid_customer",
+            "customer: Id must be a string or a whole number, got a boolean",
+            "customer/created",
+            None,
+        ),
+        (
+            {"event": "customer/updated", "customer": {"Id": 9, "Addresses": {"City": "Oslo"}}},
+            "invalid_customer",
+            "customer: Addresses must be a list, got an object",
+            "customer/updated",
+            "9",
+        ),
+        (
+            {"event": "customer/updated", "customer": {"Id": 9, "Addresses": ["Oslo"]}},
+            "invalid_customer",
+            "customer: Addresses[0] must be an object, got a string",
+            "customer/updated",
+            "9",
+        ),
+        (
+            {
+                "event": "customer/updated",
+                "customer": {"Id": 9, "Addresses": [{"IsPrimaryBilling": "maybe"}]},
+            },
+            "invalid_customer",
+            "customer: Addresses[0].IsPrimaryBilling must be true or false, got 'maybe'",
+            "customer/updated",
+            "9",
+        ),
+        (
+            {"event": "customer/updated", "customer": {"Id": 9, "EmailAddress": ["a@b.c"]}},
+            "invalid_customer",
+            "customer: EmailAddress must be text, got a list",
+            "customer/updated",
+            "9",
+        ),
+        (
+            {"event": "customer/deleted", "customer": {"CustomFields": []}},
+            "invalid_customer",
+            "customer: missing Id",
+            "customer/deleted",
+            None,
+        ),
+    ],
+)
+async def test_a_wrong_shape_is_refused_with_the_reason_and_recorded(
+    post: Post,
+    store: FakeStore,
+    wakes: list[int],
+    data: Any,
+    code: str,
+    message: str,
+    recorded_event: str,
+    recorded_id: str | None,
+) -> None:
+    response = await post(json.dumps(data).encode())
+
+    assert response.status_code == 422
+    assert error(response) == {"code": code, "message": message}
+    assert store.queue == []
+    assert store.events == [Event(1, recorded_event, recorded_id, "rejected", message)]
+    assert wakes == []
+
+
+async def test_a_customer_is_refused_for_the_reason_the_engine_would_give(post: Post) -> None:
+    from klaviyo_sync.customer import Customer
+    from klaviyo_sync.exceptions import InvalidRecordError
+
+    record = {"Id": 3, "CustomFields": ["SubscribeProfile"]}
+    with pytest.raises(InvalidRecordError) as engine:
+        Customer.from_record(record, where="customer")
+
+    response = await post(event_body(record=record))
+
+    assert error(response)["message"] == str(engine.value)
+
+
+async def test_a_very_long_unknown_event_name_is_cut_short(post: Post, store: FakeStore) -> None:
+    name = "customer/" + "x" * 10_000
+
+    response = await post(json.dumps({"event": name, "customer": {"Id": 1}}).encode())
+
+    assert response.status_code == 422
+    assert len(error(response)["message"]) < 300
+    assert store.events[0].event == name[:100]
+
+
+# the store
+
+
+async def test_a_store_that_cannot_queue_answers_503_so_the_sender_retries(
+    post: Post, store: FakeStore, wakes: list[int], caplog: pytest.LogCaptureFixture
+) -> None:
+    store.fail_enqueue = True
+
+    response = await post(event_body())
+
+    assert response.status_code == 503
+    assert error(response) == {
+        "code": "store_unavailable",
+        "message": "the event could not be stored; send it again later",
+    }
+    assert "fake.db" not in response.text
+    assert "cannot write the queue" in caplog.text
+    assert wakes == []
+
+
+async def test_a_store_that_cannot_record_answers_503(
+    post: Post, store: FakeStore, wakes: list[int]
+) -> None:
+    store.fail_record = True
+
+    response = await post(event_body())
+
+    assert response.status_code == 503
+    assert error(response)["code"] == "store_unavailable"
+    assert wakes == []
+
+
+async def test_a_refusal_stands_when_the_store_cannot_record_it(
+    post: Post, store: FakeStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.fail_record = True
+
+    response = await post(b"{not json")
+
+    assert response.status_code == 400
+    assert error(response)["code"] == "invalid_json"
+    assert "could not be recorded" in caplog.text
+
+
+# waking the worker
+
+
+async def test_a_failing_wake_up_does_not_undo_the_queued_event(
+    store: FakeStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    from klaviyo_sync.web import create_app
+
+    from .conftest import client_for, settings
+
+    def broken() -> None:
+        raise RuntimeError("the worker is not listening")
+
+    app = create_app(settings(), store, on_enqueued=broken)  # type: ignore[arg-type]
+    body = event_body()
+    async with client_for(app) as client:
+        response = await client.post(WEBHOOK_PATH, content=body, headers=signed(body))
+
+    assert response.status_code == 202
+    assert response.json()["status"] == "queued"
+    assert len(store.queue) == 1
+    assert "waking the worker" in caplog.text
+
+
+async def test_without_a_wake_up_callback_events_still_queue(store: FakeStore) -> None:
+    from klaviyo_sync.web import create_app
+
+    from .conftest import client_for, settings
+
+    body = event_body()
+    async with client_for(create_app(settings(), store)) as client:  # type: ignore[arg-type]
+        response = await client.post(WEBHOOK_PATH, content=body, headers=signed(body))
+
+    assert response.status_code == 202
+    assert len(store.queue) == 1
+
+
+# secrets
+
+
+async def test_the_secret_and_signatures_never_reach_responses_or_logs(
+    make_client: Callable[..., httpx.AsyncClient],
+    store: FakeStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    good = event_body()
+    bad_json = b"{oops"
+    requests = [
+        (good, signed(good)),
+        (bad_json, signed(bad_json)),
+        (event_body("customer/merged"), None),
+        (good, {SIGNATURE_HEADER: sign("wrong", good)}),
+        (good, {SIGNATURE_HEADER: "sha256=zz"}),
+        (good, {}),
+    ]
+    signatures = [sign(SECRET, body) for body, _ in requests]
+    signatures += [h[SIGNATURE_HEADER] for _, h in requests if h and SIGNATURE_HEADER in h]
+    texts: list[str] = []
+    async with make_client() as client:
+        for body, headers in requests:
+            sent = signed(body) if headers is None else headers
+            texts.append((await client.post(WEBHOOK_PATH, content=body, headers=sent)).text)
+        store.fail_record = True
+        texts.append((await client.post(WEBHOOK_PATH, content=good, headers=signed(good))).text)
+    async with make_client(triggers="") as client:
+        texts.append((await client.post(WEBHOOK_PATH, content=good, headers=signed(good))).text)
+
+    assert caplog.records, "the receiver logs what it does"
+    everything = "\n".join([*texts, caplog.text, *(repr(r.__dict__) for r in caplog.records)])
+    assert SECRET not in everything
+    for signature in signatures:
+        assert signature.removeprefix("sha256=") not in everything

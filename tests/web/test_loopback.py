@@ -1,0 +1,104 @@
+"""The app over real loopback HTTP under uvicorn, as ``klaviyo-sync serve`` will run it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from klaviyo_sync.web import SIGNATURE_HEADER, WEBHOOK_PATH, create_app, sign
+
+from .conftest import SECRET, customer, settings
+from .fakes import FakeStore
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` from a background thread on a free loopback port; yield its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(
+        target=lambda: asyncio.run(server.serve(sockets=[sock])), name="web", daemon=True
+    )
+    thread.start()
+    started = threading.Event()
+    try:
+        while not server.started:
+            assert thread.is_alive(), "the server stopped during start-up"
+            started.wait(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def test_a_signed_event_over_loopback_is_queued_and_wakes_the_worker() -> None:
+    store = FakeStore()
+    wakes: list[str] = []
+    lifecycle: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        lifecycle.append("worker started")
+        yield
+        lifecycle.append("worker stopped")
+
+    app = create_app(
+        settings(),
+        store,  # type: ignore[arg-type]
+        on_enqueued=lambda: wakes.append(threading.current_thread().name),
+        lifespan=lifespan,
+    )
+    body = json.dumps({"event": "customer/created", "customer": customer("L-1")}).encode()
+
+    with serving(app) as base_url, httpx.Client(base_url=base_url, timeout=5) as client:
+        assert lifecycle == ["worker started"]
+        assert client.get("/healthz").json() == {"status": "ok"}
+        accepted = client.post(
+            WEBHOOK_PATH,
+            content=body,
+            headers={SIGNATURE_HEADER: sign(SECRET, body), "Content-Type": "application/json"},
+        )
+        refused = client.post(WEBHOOK_PATH, content=body)
+
+    assert accepted.status_code == 202
+    assert accepted.json()["status"] == "queued"
+    assert refused.status_code == 401
+    assert store.queue == [("L-1", customer("L-1"), "customer/created")]
+    assert [e.status for e in store.events] == ["queued"]
+    assert wakes == ["web"]  # called on the server's event loop thread, not a pool thread
+    assert lifecycle == ["worker started", "worker stopped"]
+
+
+def test_an_oversized_body_over_loopback_is_refused_with_413() -> None:
+    store = FakeStore()
+    app = create_app(settings(), store)  # type: ignore[arg-type]
+    small = b'{"event": "customer/created"}'
+    big = b" " * (2 * 1024 * 1024)
+
+    def chunked() -> Iterator[bytes]:
+        yield big
+
+    with serving(app) as base_url, httpx.Client(base_url=base_url, timeout=5) as client:
+        declared = client.post(WEBHOOK_PATH, content=big)
+        streamed = client.post(WEBHOOK_PATH, content=chunked())
+        after = client.post(
+            WEBHOOK_PATH, content=small, headers={SIGNATURE_HEADER: sign(SECRET, small)}
+        )
+
+    assert declared.status_code == 413
+    assert streamed.status_code == 413
+    assert streamed.json()["error"]["code"] == "body_too_large"
+    assert after.status_code == 422  # the server is still serving
+    assert store.queue == []
