@@ -183,3 +183,20 @@ async def test_every_answer_matches_its_documented_schema(
     schema_of(document, documented["content"]["application/json"]["schema"]).validate(
         response.json()
     )
+
+
+async def test_an_unexpected_error_is_a_500_in_the_envelope(store: FakeStore) -> None:
+    app = create_app(settings(), store)  # type: ignore[arg-type]
+
+    @app.get("/api/boom")
+    async def boom() -> None:
+        raise RuntimeError("internal detail that stays in the log")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://web") as client:
+        response = await client.get("/api/boom")
+
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {"code": "internal_error", "message": "the server failed to handle this request"}
+    }

@@ -246,6 +246,19 @@ async def test_the_signature_covers_the_raw_bytes_not_the_parsed_json(
     assert (await post(reformatted)).status_code == 202
 
 
+async def test_refusals_before_the_signature_are_logged_without_the_values(
+    post: Post, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="klaviyo_sync.web")
+    header = "sha256=" + "0" * 64
+
+    await post(event_body(), {SIGNATURE_HEADER: header})
+
+    (record,) = caplog.records
+    assert record.getMessage().startswith("webhook from 127.0.0.1 refused (signature_mismatch)")
+    assert "0" * 64 not in caplog.text
+
+
 async def test_a_bad_signature_is_reported_before_bad_json(post: Post, store: FakeStore) -> None:
     response = await post(b"{not json", {SIGNATURE_HEADER: "sha256=" + "0" * 64})
 

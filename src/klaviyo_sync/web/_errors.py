@@ -1,7 +1,8 @@
 """One error envelope for the whole app: ``{"error": {"code": …, "message": …}}``.
 
 Webhook senders, the dashboard's JSON API and load balancers all get the same small shape, so
-FastAPI's own ``{"detail": …}`` answers (404, 405, request validation) are rewritten into it.
+FastAPI's own ``{"detail": …}`` answers (404, 405, request validation) and Starlette's plain-text
+500 are rewritten into it.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(WebError, _web_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)
 
 
 # Starlette types handlers as taking any Exception; each is registered for one class only.
@@ -76,3 +78,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         for err in exc.errors()
     )
     return error_response(422, "invalid_request", problems or "the request is invalid")
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    # Starlette logs the traceback; the client learns only that it was not its fault.
+    return error_response(500, "internal_error", "the server failed to handle this request")

@@ -40,9 +40,7 @@ class _Receiver:
     on_enqueued: Callable[[], None] | None
 
     async def receive(self, request: Request) -> WebhookReceipt:
-        secret = self._secret()
-        body = await read_body(request, MAX_WEBHOOK_BYTES)
-        check_signature(secret, body, request.headers.get(SIGNATURE_HEADER))
+        body = await self._authentic_body(request)
         try:
             event = parse_event(body)
         except EventRejected as refusal:
@@ -67,6 +65,20 @@ class _Receiver:
             customer_id=event.customer.id,
             reason=decision.reason,
         )
+
+    async def _authentic_body(self, request: Request) -> bytes:
+        try:
+            secret = self._secret()
+            body = await read_body(request, MAX_WEBHOOK_BYTES)
+            check_signature(secret, body, request.headers.get(SIGNATURE_HEADER))
+        except WebError as refusal:
+            # Logged, not recorded: anyone can send these, and the operator needs to see a
+            # sender with the wrong secret without a row per attempt.
+            level = logging.WARNING if refusal.status == 503 else logging.INFO
+            client = request.client.host if request.client else "an unknown client"
+            logger.log(level, "webhook from %s refused (%s): %s", client, refusal.code, refusal)
+            raise
+        return body
 
     def _secret(self) -> str:
         secret = self.settings.webhook_secret
