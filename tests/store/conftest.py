@@ -20,6 +20,8 @@ from tests.postgres import postgres_wanted, require_postgres
 from .fakes import FakeClock
 
 BACKENDS = ["sqlite-file", "sqlite-memory", *(["postgresql"] if postgres_wanted() else [])]
+# Backends several connections (threads, processes) can share.
+SHARED_BACKENDS = [b for b in BACKENDS if b != "sqlite-memory"]
 
 
 def _empty_postgres(url: str) -> None:
@@ -32,9 +34,7 @@ def _empty_postgres(url: str) -> None:
         engine.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    backend: str = request.param
+def _url(backend: str, tmp_path: Path) -> str:
     if backend == "sqlite-file":
         return f"sqlite:///{tmp_path / 'store.db'}"
     if backend == "sqlite-memory":
@@ -42,6 +42,17 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url = require_postgres()
     _empty_postgres(url)
     return url
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return _url(request.param, tmp_path)
+
+
+@pytest.fixture(params=SHARED_BACKENDS)
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store several Store objects open at once: a SQLite file or PostgreSQL."""
+    return _url(request.param, tmp_path)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The store: links, fingerprints, runs, outcomes and failures, in SQLite or PostgreSQL.
+"""The store: links, fingerprints, runs, outcomes, failures, the queue, events and workers, in
+SQLite or PostgreSQL.
 
 ```python
 with Store.open("sqlite:///klaviyo-sync.db") as store:
@@ -8,6 +9,15 @@ with Store.open("sqlite:///klaviyo-sync.db") as store:
     store.finish_run(run_id, {"created": 10, "failed": 1})
 ```
 
+Webhook events wait in a durable queue, one row per customer, until a worker claims them:
+
+```python
+store.enqueue([("c1", record, "customer/updated")])
+items = store.claim("worker-1", limit=100, lease_seconds=300)
+...  # run them through the engine
+store.ack("worker-1", items)  # or store.release("worker-1", item, delay=retry_delay(n))
+```
+
 The schema is created and upgraded by the Alembic revisions in ``migrations/`` when a store is
 opened. No API key is ever stored: details pass through :func:`redact` on the way in.
 """
@@ -15,8 +25,34 @@ opened. No API key is ever stored: details pass through :func:`redact` on the wa
 from __future__ import annotations
 
 from ._errors import NotFoundError, StoreError
-from ._records import FailureRecord, RunRecord
+from ._records import (
+    EVENT_STATUSES,
+    EventRecord,
+    EventStatus,
+    FailureRecord,
+    QueueEntry,
+    QueueItem,
+    QueueStats,
+    RunRecord,
+    WorkerRecord,
+)
 from ._redact import redact
+from ._retry import retry_delay
 from ._store import Store
 
-__all__ = ["FailureRecord", "NotFoundError", "RunRecord", "Store", "StoreError", "redact"]
+__all__ = [
+    "EVENT_STATUSES",
+    "EventRecord",
+    "EventStatus",
+    "FailureRecord",
+    "NotFoundError",
+    "QueueEntry",
+    "QueueItem",
+    "QueueStats",
+    "RunRecord",
+    "Store",
+    "StoreError",
+    "WorkerRecord",
+    "redact",
+    "retry_delay",
+]

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from ..outcome import Failure, Link, Outcome
 from ._redact import redact, scrub_text
+from ._retry import retry_delay
 from ._schema import UTCDateTime, failures, fingerprints, links, outcomes
 from ._upsert import upsert
 
-__all__ = ["CHUNK", "chunks", "is_failed", "write_batch"]
+__all__ = ["CHUNK", "chunks", "is_failed", "next_retry_at", "write_batch"]
 
 # Ids per IN (…): well under SQLite's 999 bound parameters of old builds, and few round trips.
 CHUNK = 500
@@ -85,29 +86,39 @@ def _record_failures(
             seen[key] = _Seen(outcome.failure, before.times + 1 if before else 1)
     if not seen:
         return {}
-    ids = _open_failure_ids(conn, seen.keys())
-    _bump_failures(conn, run_id, now, [(ids[k], seen[k]) for k in seen if k in ids])
-    new = [k for k in seen if k not in ids]
+    found = _open_failures(conn, seen.keys())
+    # Sorted by id: concurrent batches on PostgreSQL then lock shared rows in one order.
+    bumps = sorted(((found[k], seen[k]) for k in seen if k in found), key=lambda b: b[0].id)
+    _bump_failures(conn, run_id, now, bumps)
+    ids = {k: found[k].id for k in found}
+    new = [k for k in seen if k not in found]
     ids.update(zip(new, _insert_failures(conn, run_id, now, [seen[k] for k in new]), strict=True))
     return ids
 
 
-def _open_failure_ids(conn: sa.Connection, keys: Iterable[_Key]) -> dict[_Key, int]:
+@dataclass(slots=True, frozen=True)
+class _Open:
+    id: int
+    attempts: int
+
+
+def _open_failures(conn: sa.Connection, keys: Iterable[_Key]) -> dict[_Key, _Open]:
     wanted = set(keys)
-    found: dict[_Key, int] = {}
+    found: dict[_Key, _Open] = {}
+    columns = (failures.c.id, failures.c.attempts, failures.c.customer_id, failures.c.kind)
     customer_ids = sorted({k[0] for k in wanted if k[0] is not None})
     for part in chunks(customer_ids):
         rows = conn.execute(
-            sa.select(failures.c.id, failures.c.customer_id, failures.c.kind)
+            sa.select(*columns)
             .where(failures.c.resolved_at.is_(None), failures.c.customer_id.in_(part))
             .order_by(failures.c.id)
         )
         for row in rows:  # ascending ids: should there be two, the newest wins
-            found[(row.customer_id, row.kind, "")] = row.id
+            found[(row.customer_id, row.kind, "")] = _Open(row.id, row.attempts)
     messages = sorted({k[2] for k in wanted if k[0] is None})
     for part in chunks(messages):
         rows = conn.execute(
-            sa.select(failures.c.id, failures.c.kind, failures.c.message)
+            sa.select(*columns, failures.c.message)
             .where(
                 failures.c.resolved_at.is_(None),
                 failures.c.customer_id.is_(None),
@@ -116,8 +127,15 @@ def _open_failure_ids(conn: sa.Connection, keys: Iterable[_Key]) -> dict[_Key, i
             .order_by(failures.c.id)
         )
         for row in rows:
-            found[(None, row.kind, row.message)] = row.id
+            found[(None, row.kind, row.message)] = _Open(row.id, row.attempts)
     return {k: v for k, v in found.items() if k in wanted}
+
+
+def next_retry_at(now: datetime, failure: Failure, attempts: int) -> datetime | None:
+    """When the worker tries a retryable failure again; never for the others."""
+    if not failure.retryable:
+        return None
+    return now + timedelta(seconds=retry_delay(attempts))
 
 
 def _failure_values(failure: Failure) -> dict[str, Any]:
@@ -130,7 +148,7 @@ def _failure_values(failure: Failure) -> dict[str, Any]:
 
 
 def _bump_failures(
-    conn: sa.Connection, run_id: int, now: datetime, bumps: Sequence[tuple[int, _Seen]]
+    conn: sa.Connection, run_id: int, now: datetime, bumps: Sequence[tuple[_Open, _Seen]]
 ) -> None:
     if not bumps:
         return
@@ -146,17 +164,19 @@ def _bump_failures(
             message=sa.bindparam("b_message", type_=sa.Text),
             retryable=sa.bindparam("b_retryable", type_=sa.Boolean),
             detail=sa.bindparam("b_detail", type_=sa.JSON),
+            next_retry_at=sa.bindparam("b_next_retry_at", type_=UTCDateTime),
         )
     )
     rows = [
         {
-            "b_id": failure_id,
+            "b_id": before.id,
             "b_times": seen.times,
             "b_now": now,
             "b_run_id": run_id,
+            "b_next_retry_at": next_retry_at(now, seen.failure, before.attempts + seen.times),
             **{f"b_{name}": value for name, value in _failure_values(seen.failure).items()},
         }
-        for failure_id, seen in bumps
+        for before, seen in bumps
     ]
     conn.execute(statement, rows)
 
@@ -172,6 +192,7 @@ def _insert_failures(
             "kind": seen.failure.kind,
             **_failure_values(seen.failure),
             "attempts": seen.times,
+            "next_retry_at": next_retry_at(now, seen.failure, seen.times),
             "first_seen": now,
             "last_seen": now,
             "run_id": run_id,
@@ -218,7 +239,7 @@ def _resolve_succeeded(
         conn.execute(
             sa.update(failures)
             .where(failures.c.resolved_at.is_(None), failures.c.customer_id.in_(part))
-            .values(resolved_at=now, resolution=f"succeeded in run {run_id}")
+            .values(resolved_at=now, resolution=f"succeeded in run {run_id}", next_retry_at=None)
         )
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from ._schema import failures
 
-__all__ = ["count_failures_query", "list_failures_query"]
+__all__ = ["count_failures_query", "due_retries_query", "list_failures_query", "parked_query"]
 
 
 def _filters(
@@ -84,3 +85,32 @@ def count_failures_query(
         include_resolved=include_resolved,
     )
     return sa.select(sa.func.count()).select_from(failures).where(*where)
+
+
+def due_retries_query(now: datetime, *, limit: int, max_attempts: int) -> sa.Select[Any]:
+    """Open retryable failures whose time has come and that have retries left, soonest first."""
+    return (
+        sa.select(failures)
+        .where(
+            failures.c.resolved_at.is_(None),
+            failures.c.next_retry_at <= now,
+            failures.c.retryable.is_(True),
+            failures.c.attempts < max_attempts,
+        )
+        .order_by(failures.c.next_retry_at, failures.c.id)
+        .limit(limit)
+    )
+
+
+def parked_query(*, max_attempts: int, limit: int) -> sa.Select[Any]:
+    """Open retryable failures out of automatic retries, newest first: a person decides now."""
+    return (
+        sa.select(failures)
+        .where(
+            failures.c.resolved_at.is_(None),
+            failures.c.retryable.is_(True),
+            failures.c.attempts >= max_attempts,
+        )
+        .order_by(failures.c.last_seen.desc(), failures.c.id.desc())
+        .limit(limit)
+    )

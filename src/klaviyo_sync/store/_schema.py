@@ -12,12 +12,15 @@ import sqlalchemy as sa
 
 __all__ = [
     "UTCDateTime",
+    "events",
     "failures",
     "fingerprints",
     "links",
     "metadata",
     "outcomes",
+    "queue",
     "runs",
+    "workers",
 ]
 
 
@@ -105,6 +108,8 @@ failures = sa.Table(
     sa.Column("resolved_at", UTCDateTime, nullable=True),
     sa.Column("resolution", sa.Text, nullable=True),
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="SET NULL"), nullable=True),
+    # Set for open retryable failures only: when the worker tries the customer again.
+    sa.Column("next_retry_at", UTCDateTime, nullable=True),
     # The error log's default view: open failures, newest first.
     sa.Index("ix_failures_resolved_at_last_seen", "resolved_at", "last_seen"),
     # The same view with resolved ones included.
@@ -113,6 +118,8 @@ failures = sa.Table(
     sa.Index("ix_failures_kind", "kind", "resolved_at", "last_seen"),
     # A customer's failures: the upsert in commit_batch and auto-resolve look them up.
     sa.Index("ix_failures_customer_id", "customer_id", "kind"),
+    # The worker's scan for retries that are due: open ones, soonest first.
+    sa.Index("ix_failures_resolved_at_next_retry_at", "resolved_at", "next_retry_at"),
 )
 
 outcomes = sa.Table(
@@ -131,4 +138,60 @@ outcomes = sa.Table(
     sa.Column("recorded_at", UTCDateTime, nullable=False),
     sa.Index("ix_outcomes_run_id", "run_id"),
     sa.Index("ix_outcomes_customer_id", "customer_id"),
+)
+
+# Work waiting for a worker: one row per customer, holding the latest record received. ``id``
+# is the place in line (kept when a newer record replaces the queued one); ``version`` counts
+# the records that replaced each other, so an ack can tell whether a newer one arrived while
+# the claimed one ran.
+queue = sa.Table(
+    "queue",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("customer_id", sa.String, nullable=False),
+    sa.Column("record", sa.JSON, nullable=False),
+    sa.Column("event", sa.String, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("enqueued_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("available_at", UTCDateTime, nullable=False),
+    sa.Column("leased_by", sa.String, nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.UniqueConstraint("customer_id", name="uq_queue_customer_id"),
+    # The line itself: claims and the dashboard's pages walk it oldest first.
+    sa.Index("ix_queue_enqueued_at", "enqueued_at", "id"),
+    # Counting what waits for a retry delay.
+    sa.Index("ix_queue_available_at", "available_at", "enqueued_at"),
+    # Counting what workers hold.
+    sa.Index("ix_queue_lease_until", "lease_until"),
+)
+
+# Every webhook event received, and what became of it.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("event", sa.String, nullable=False),
+    sa.Column("customer_id", sa.String, nullable=True),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    # Newest first, all of them or one status.
+    sa.Index("ix_events_received_at", "received_at"),
+    sa.Index("ix_events_status", "status", "received_at"),
+)
+
+# The last heartbeat of each worker process.
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("worker_id", sa.String, primary_key=True),
+    sa.Column("host", sa.String, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen", UTCDateTime, nullable=False),
+    sa.Column("processed", sa.BigInteger, nullable=False),
+    sa.Column("state", sa.String, nullable=False),
+    sa.Index("ix_workers_last_seen", "last_seen"),
 )

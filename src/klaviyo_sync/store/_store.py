@@ -1,4 +1,5 @@
-"""The store: what a run needs from the runs before it, and what it leaves for the next."""
+"""The store: what a run needs from the runs before it, what it leaves for the next, and the
+work waiting for the workers."""
 
 from __future__ import annotations
 
@@ -11,13 +12,41 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from ..outcome import Failure, FailureKind, Link, LinkHow, Outcome, OutcomeKind, Stage
+from ._activity import (
+    beat,
+    count_events_query,
+    event_record,
+    insert_event,
+    list_events_query,
+    list_workers_query,
+    worker_record,
+)
 from ._batch import chunks, write_batch
 from ._engine import create_store_engine, display_url, write_transaction
 from ._errors import NotFoundError, StoreError
 from ._migrate import current_revision, upgrade_schema
-from ._queries import count_failures_query, list_failures_query
-from ._records import FailureRecord, RunRecord
-from ._schema import failures, fingerprints, links, outcomes, runs
+from ._queries import count_failures_query, due_retries_query, list_failures_query, parked_query
+from ._queue import (
+    NewItem,
+    ack_items,
+    claim_items,
+    enqueue_items,
+    insert_missing,
+    list_queue_query,
+    queue_entry,
+    queue_stats,
+    release_item,
+)
+from ._records import (
+    EventRecord,
+    FailureRecord,
+    QueueEntry,
+    QueueItem,
+    QueueStats,
+    RunRecord,
+    WorkerRecord,
+)
+from ._schema import failures, fingerprints, links, outcomes, queue, runs
 
 __all__ = ["Store"]
 
@@ -35,10 +64,12 @@ def _reason(err: sa.exc.SQLAlchemyError) -> str:
 
 
 class Store:
-    """Links, fingerprints, runs, outcomes and failures in one SQL database.
+    """Links, fingerprints, runs, outcomes, failures, the queue, events and workers in one SQL
+    database.
 
     Open it with :meth:`open`; every write a run makes per batch goes through
-    :meth:`commit_batch` as one transaction. Safe to share between threads.
+    :meth:`commit_batch` as one transaction. Safe to share between threads, and between
+    processes on one SQLite file or one PostgreSQL database.
     """
 
     def __init__(self, engine: sa.Engine, *, where: str, clock: Clock) -> None:
@@ -285,10 +316,157 @@ class Store:
                 conn.execute(
                     sa.update(failures)
                     .where(failures.c.id == failure_id)
-                    .values(resolved_at=self._now(), resolution=note)
+                    .values(resolved_at=self._now(), resolution=note, next_retry_at=None)
                 )
                 row = conn.execute(query).one()
         return _failure(row)
+
+    def due_retries(self, *, limit: int, max_attempts: int) -> list[FailureRecord]:
+        """Open retryable failures whose ``next_retry_at`` has come and that have been met fewer
+        than ``max_attempts`` times, soonest first. Queue them with :meth:`requeue_retries`."""
+        query = due_retries_query(self._now(), limit=limit, max_attempts=max_attempts)
+        with self._read("find the retries that are due") as conn:
+            return [_failure(row) for row in conn.execute(query)]
+
+    def parked(self, *, max_attempts: int, limit: int = 50) -> list[FailureRecord]:
+        """Open retryable failures out of automatic retries (met ``max_attempts`` times or more),
+        newest first: they wait for ``errors retry`` or ``errors resolve``."""
+        with self._read("list parked failures") as conn:
+            query = parked_query(max_attempts=max_attempts, limit=limit)
+            return [_failure(row) for row in conn.execute(query)]
+
+    def requeue_retries(
+        self, retries: Sequence[tuple[int, str, Mapping[str, Any]]], *, event: str = "retry"
+    ) -> int:
+        """Queue due retries, given as (failure id, customer id, record to run); one transaction.
+
+        A customer already queued keeps its queued record, which is newer than the one kept
+        with the failure (and a queued retry keeps its own delay). Each failure's
+        ``next_retry_at`` is cleared, so the next scan does not queue it again; the run that
+        follows resolves it or, failing again, sets a new one. Returns how many customers were
+        newly queued.
+        """
+        with self._write("queue the retries that are due") as conn:
+            now = self._now()
+            queued = insert_missing(conn, now, [(c, record, event) for _, c, record in retries])
+            for part in chunks(sorted({failure_id for failure_id, _, _ in retries})):
+                conn.execute(
+                    sa.update(failures)
+                    .where(failures.c.id.in_(part), failures.c.resolved_at.is_(None))
+                    .values(next_retry_at=None)
+                )
+        return queued
+
+    # the queue
+
+    def enqueue(self, items: Sequence[NewItem], *, delay: float = 0.0) -> None:
+        """Queue (customer id, latest record, event name) triples in one transaction.
+
+        One row per customer: a newer record replaces the queued one (a burst of updates becomes
+        one transfer of the latest state), counts ``version`` up, starts ``attempts`` over and
+        keeps the row's place in line; it is available ``delay`` seconds from now, or sooner if
+        the queued one already was. The same customer twice in ``items``: the last one wins.
+        Rows are kept in customer id order, so items of one call line up in that order.
+        """
+        _not_negative("delay", delay)
+        with self._write(f"queue {len(items)} customers") as conn:
+            enqueue_items(conn, self._now(), items, delay=delay)
+
+    def claim(self, worker_id: str, *, limit: int, lease_seconds: float) -> list[QueueItem]:
+        """Lease up to ``limit`` rows to ``worker_id`` for ``lease_seconds``, oldest first.
+
+        Only rows available now and not held (never leased, or the lease ran out: a killed
+        worker's claim is picked up again). No two workers hold one customer at once.
+        """
+        _not_negative("limit", limit)
+        if lease_seconds <= 0:
+            raise ValueError(f"lease_seconds must be positive (got {lease_seconds})")
+        if limit == 0:
+            return []
+        with self._write(f"claim queued customers for worker {worker_id}") as conn:
+            return claim_items(
+                conn, self._now(), worker_id, limit=limit, lease_seconds=lease_seconds
+            )
+
+    def ack(self, worker_id: str, items: Sequence[QueueItem]) -> None:
+        """Done with ``items``: each row still at its claimed version leaves the queue; one
+        that got a newer record meanwhile stays and is free at once, so the newer state runs
+        next. Rows whose lease another worker has taken since are left alone."""
+        if not items:
+            return
+        with self._write(f"acknowledge {len(items)} customers for worker {worker_id}") as conn:
+            ack_items(conn, worker_id, items)
+
+    def release(self, worker_id: str, item: QueueItem, *, delay: float) -> None:
+        """Try ``item`` again later: the lease is dropped, ``attempts`` counts one more and the
+        row waits ``delay`` seconds. A newer record that arrived meanwhile runs at once instead,
+        with its attempts at zero. Nothing happens if the lease was lost to another worker."""
+        _not_negative("delay", delay)
+        with self._write(f"release customer {item.customer_id} for worker {worker_id}") as conn:
+            release_item(conn, self._now(), worker_id, item, delay=delay)
+
+    def queue_depth(self) -> int:
+        """How many customers are queued, held by a worker or not."""
+        with self._read("count the queue") as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(queue)).scalar_one())
+
+    def queue_stats(self) -> QueueStats:
+        with self._read("read the queue's figures") as conn:
+            return queue_stats(conn, self._now())
+
+    def list_queue(self, *, limit: int = 50, offset: int = 0) -> list[QueueEntry]:
+        """The queue in line order (oldest first), with who holds each row and until when."""
+        query = list_queue_query(limit=limit, offset=offset)
+        with self._read("list the queue") as conn:
+            return [queue_entry(row) for row in conn.execute(query)]
+
+    # the event log
+
+    def record_event(
+        self, event: str, *, customer_id: str | None, status: str, reason: str | None = None
+    ) -> int:
+        """Log a webhook event received now: ``queued``, ``ignored`` or ``rejected`` (with the
+        ``reason``). Returns its id."""
+        with self._write(f"record a {event!r} event") as conn:
+            return insert_event(
+                conn, self._now(), event, customer_id=customer_id, status=status, reason=reason
+            )
+
+    def list_events(
+        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[EventRecord]:
+        """Events newest first, all of them or those with one status."""
+        query = list_events_query(status=status, limit=limit, offset=offset)
+        with self._read("list events") as conn:
+            return [event_record(row) for row in conn.execute(query)]
+
+    def count_events(self, *, status: str | None = None) -> int:
+        query = count_events_query(status=status)
+        with self._read("count events") as conn:
+            return int(conn.execute(query).scalar_one())
+
+    # workers
+
+    def heartbeat(
+        self, worker_id: str, *, host: str, pid: int, processed: int, state: str = "running"
+    ) -> None:
+        """Record that ``worker_id`` is alive now; its first beat sets ``started_at``."""
+        with self._write(f"record a heartbeat of worker {worker_id}") as conn:
+            beat(
+                conn,
+                self._now(),
+                worker_id,
+                host=host,
+                pid=pid,
+                processed=processed,
+                state=state,
+            )
+
+    def list_workers(self, *, seen_within: float | None = None) -> list[WorkerRecord]:
+        """Workers oldest started first; only those seen in the last ``seen_within`` seconds."""
+        query = list_workers_query(self._now(), seen_within=seen_within)
+        with self._read("list workers") as conn:
+            return [worker_record(row) for row in conn.execute(query)]
 
     # plumbing
 
@@ -379,4 +557,10 @@ def _failure(row: sa.Row[Any]) -> FailureRecord:
         resolved_at=row.resolved_at,
         resolution=row.resolution,
         run_id=row.run_id,
+        next_retry_at=row.next_retry_at,
     )
+
+
+def _not_negative(name: str, value: float) -> None:
+    if value < 0:
+        raise ValueError(f"{name} must not be negative (got {value})")
