@@ -1,4 +1,5 @@
-"""Fixtures for the web app: settings with a webhook secret, a store, and an in-process client.
+"""Fixtures for the web app: settings with a webhook secret, a real SQLite store, and an
+in-process client.
 
 ``post_event`` signs what it sends unless told otherwise, so each test states only what is odd
 about its request.
@@ -7,7 +8,9 @@ about its request.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,15 +18,19 @@ import pytest
 from fastapi import FastAPI
 
 from klaviyo_sync.config import Settings
+from klaviyo_sync.store import Store
 from klaviyo_sync.web import SIGNATURE_HEADER, WEBHOOK_PATH, create_app, sign
 
-from .fakes import FakeStore
+from .fakes import SpyStore
 
 SECRET = "whsec-test-0123456789abcdef-do-not-log"
 
 
 def settings(*, secret: str | None = SECRET, triggers: str = "created,updated") -> Settings:
-    return Settings(KLAVIYO_SYNC_WEBHOOK_SECRET=secret, KLAVIYO_SYNC_TRIGGERS=triggers)
+    # As the environment gives them: a string each.
+    return Settings.model_validate(
+        {"KLAVIYO_SYNC_WEBHOOK_SECRET": secret, "KLAVIYO_SYNC_TRIGGERS": triggers}
+    )
 
 
 def customer(customer_id: Any = 55260, **fields: Any) -> dict[str, Any]:
@@ -47,9 +54,37 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KLAVIYO_SYNC_TRIGGERS", raising=False)
 
 
+@dataclass(frozen=True)
+class Event:
+    id: int
+    event: str
+    customer_id: str | None
+    status: str
+    reason: str | None
+
+
+def queued(store: Store) -> list[tuple[str, dict[str, Any], str]]:
+    """The queue, oldest first, as (customer id, record, event)."""
+    return [(e.item.customer_id, e.item.record, e.item.event) for e in store.list_queue(limit=500)]
+
+
+def logged(store: Store) -> list[Event]:
+    """The event log, oldest first."""
+    return [
+        Event(r.id, r.event, r.customer_id, r.status, r.reason)
+        for r in reversed(store.list_events(limit=500))
+    ]
+
+
 @pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(f"sqlite:///{tmp_path / 'store.db'}") as opened:
+        yield opened
+
+
+@pytest.fixture
+def spy(store: Store) -> SpyStore:
+    return SpyStore(store)
 
 
 @pytest.fixture
@@ -58,10 +93,11 @@ def wakes() -> list[int]:
 
 
 @pytest.fixture
-def make_client(store: FakeStore, wakes: list[int]) -> Callable[..., httpx.AsyncClient]:
-    """A client for an app with these settings, the test's store and a wake-up counter."""
+def make_client(store: Store, wakes: list[int]) -> Callable[..., httpx.AsyncClient]:
+    """A client for an app with these settings, the test's store (or ``store=``) and a wake-up
+    counter."""
 
-    def factory(**settings_args: Any) -> httpx.AsyncClient:
+    def factory(*, store: Any = store, **settings_args: Any) -> httpx.AsyncClient:
         app = create_app(settings(**settings_args), store, on_enqueued=lambda: wakes.append(1))
         return client_for(app)
 

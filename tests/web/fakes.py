@@ -1,4 +1,4 @@
-"""A stand-in for the store's two webhook methods, recording each call and the thread it ran in."""
+"""A real store whose webhook methods note the thread they run in and can be made to fail."""
 
 from __future__ import annotations
 
@@ -7,22 +7,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from klaviyo_sync.store import StoreError
-
-
-@dataclass(slots=True)
-class Event:
-    id: int
-    event: str
-    customer_id: str | None
-    status: str
-    reason: str | None
+from klaviyo_sync.store import Store, StoreError
 
 
 @dataclass
-class FakeStore:
-    queue: list[tuple[str, Mapping[str, Any], str]] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+class SpyStore:
+    inner: Store
     threads: list[int] = field(default_factory=list)
     fail_enqueue: bool = False
     fail_record: bool = False
@@ -32,14 +22,13 @@ class FakeStore:
     ) -> None:
         self.threads.append(threading.get_ident())
         if self.fail_enqueue:
-            raise StoreError("cannot write the queue to the store at sqlite:///fake.db")
-        self.queue.extend(items)
+            raise StoreError("cannot write the queue to the store at sqlite:///spy.db")
+        self.inner.enqueue(items, delay=delay)
 
     def record_event(
         self, event: str, *, customer_id: str | None, status: str, reason: str | None = None
     ) -> int:
         self.threads.append(threading.get_ident())
         if self.fail_record:
-            raise StoreError("cannot record an event in the store at sqlite:///fake.db")
-        self.events.append(Event(len(self.events) + 1, event, customer_id, status, reason))
-        return len(self.events)
+            raise StoreError("cannot record an event in the store at sqlite:///spy.db")
+        return self.inner.record_event(event, customer_id=customer_id, status=status, reason=reason)

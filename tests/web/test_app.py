@@ -13,10 +13,10 @@ import pytest
 from fastapi import FastAPI
 from openapi_schema_validator import OAS31Validator
 
+from klaviyo_sync.store import Store
 from klaviyo_sync.web import MAX_WEBHOOK_BYTES, SIGNATURE_HEADER, WEBHOOK_PATH, create_app, sign
 
-from .conftest import SECRET, client_for, event_body, settings, signed
-from .fakes import FakeStore
+from .conftest import SECRET, client_for, event_body, queued, settings, signed
 
 
 async def test_healthz_answers_ok_without_authentication(client: httpx.AsyncClient) -> None:
@@ -26,8 +26,8 @@ async def test_healthz_answers_ok_without_authentication(client: httpx.AsyncClie
     assert response.json() == {"status": "ok"}
 
 
-async def test_healthz_answers_even_without_a_webhook_secret(store: FakeStore) -> None:
-    async with client_for(create_app(settings(secret=None), store)) as client:  # type: ignore[arg-type]
+async def test_healthz_answers_even_without_a_webhook_secret(store: Store) -> None:
+    async with client_for(create_app(settings(secret=None), store)) as client:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
 
 
@@ -42,9 +42,9 @@ async def test_unknown_paths_and_methods_use_the_error_envelope(client: httpx.As
     assert wrong_method.headers["allow"] == "POST"
 
 
-async def test_request_validation_errors_use_the_error_envelope(store: FakeStore) -> None:
+async def test_request_validation_errors_use_the_error_envelope(store: Store) -> None:
     # The dashboard's /api/ routes will take typed parameters; their refusals look the same.
-    app = create_app(settings(), store)  # type: ignore[arg-type]
+    app = create_app(settings(), store)
 
     @app.get("/api/failures/{failure_id}")
     async def failure(failure_id: int) -> dict[str, int]:
@@ -58,15 +58,15 @@ async def test_request_validation_errors_use_the_error_envelope(store: FakeStore
     assert "failure_id" in response.json()["error"]["message"]
 
 
-async def test_the_app_keeps_settings_and_store_for_routers_added_later(store: FakeStore) -> None:
+async def test_the_app_keeps_settings_and_store_for_routers_added_later(store: Store) -> None:
     app_settings = settings()
-    app = create_app(app_settings, store)  # type: ignore[arg-type]
+    app = create_app(app_settings, store)
 
     assert app.state.settings is app_settings
     assert app.state.store is store
 
 
-async def test_the_lifespan_runs_around_the_app(store: FakeStore) -> None:
+async def test_the_lifespan_runs_around_the_app(store: Store) -> None:
     seen: list[str] = []
 
     @asynccontextmanager
@@ -75,7 +75,7 @@ async def test_the_lifespan_runs_around_the_app(store: FakeStore) -> None:
         yield
         seen.append("stop")
 
-    app = create_app(settings(), store, lifespan=lifespan)  # type: ignore[arg-type]
+    app = create_app(settings(), store, lifespan=lifespan)
     async with app.router.lifespan_context(app):
         assert seen == ["start"]
     assert seen == ["start", "stop"]
@@ -142,7 +142,7 @@ async def test_every_reference_in_the_openapi_document_resolves(document: dict[s
 
 
 async def test_the_documented_example_is_valid_and_accepted(
-    document: dict[str, Any], client: httpx.AsyncClient, store: FakeStore
+    document: dict[str, Any], client: httpx.AsyncClient, store: Store
 ) -> None:
     schema = document["components"]["schemas"]["WebhookEvent"]
     (example,) = schema["examples"]
@@ -154,7 +154,7 @@ async def test_the_documented_example_is_valid_and_accepted(
     )
 
     assert response.status_code == 202
-    assert store.queue[0][0] == "55260"
+    assert queued(store)[0][0] == "55260"
 
 
 @pytest.mark.parametrize(
@@ -185,8 +185,8 @@ async def test_every_answer_matches_its_documented_schema(
     )
 
 
-async def test_an_unexpected_error_is_a_500_in_the_envelope(store: FakeStore) -> None:
-    app = create_app(settings(), store)  # type: ignore[arg-type]
+async def test_an_unexpected_error_is_a_500_in_the_envelope(store: Store) -> None:
+    app = create_app(settings(), store)
 
     @app.get("/api/boom")
     async def boom() -> None:

@@ -12,10 +12,22 @@ from typing import Any
 import httpx
 import pytest
 
-from klaviyo_sync.web import MAX_WEBHOOK_BYTES, SIGNATURE_HEADER, WEBHOOK_PATH, sign
+from klaviyo_sync.store import Store
+from klaviyo_sync.web import MAX_WEBHOOK_BYTES, SIGNATURE_HEADER, WEBHOOK_PATH, create_app, sign
 
-from .conftest import SECRET, Post, customer, event_body, signed
-from .fakes import Event, FakeStore
+from .conftest import (
+    SECRET,
+    Event,
+    Post,
+    client_for,
+    customer,
+    event_body,
+    logged,
+    queued,
+    settings,
+    signed,
+)
+from .fakes import SpyStore
 
 TRIGGER_OFF = "trigger 'updated' is not enabled (KLAVIYO_SYNC_TRIGGERS)"
 DELETE = "outbound delete is not supported; remove the profile in Klaviyo"
@@ -33,7 +45,7 @@ def error(response: httpx.Response) -> dict[str, str]:
 
 
 async def test_a_signed_update_is_queued_and_recorded(
-    post: Post, store: FakeStore, wakes: list[int]
+    post: Post, store: Store, wakes: list[int]
 ) -> None:
     body = event_body("customer/updated", customer(55260, Phone="555 010 4477"))
 
@@ -42,54 +54,54 @@ async def test_a_signed_update_is_queued_and_recorded(
     assert response.status_code == 202
     assert response.json() == {
         "status": "queued",
-        "event_id": 1,
+        "event_id": logged(store)[0].id,
         "event": "customer/updated",
         "customer_id": "55260",
         "reason": None,
     }
-    assert store.queue == [("55260", customer(55260, Phone="555 010 4477"), "customer/updated")]
-    assert store.events == [Event(1, "customer/updated", "55260", "queued", None)]
+    assert queued(store) == [("55260", customer(55260, Phone="555 010 4477"), "customer/updated")]
+    assert logged(store) == [Event(1, "customer/updated", "55260", "queued", None)]
     assert wakes == [1]
 
 
-async def test_a_signed_create_is_queued(post: Post, store: FakeStore) -> None:
+async def test_a_signed_create_is_queued(post: Post, store: Store) -> None:
     response = await post(event_body("customer/created", customer("C-7")))
 
     assert response.status_code == 202
     assert response.json()["status"] == "queued"
-    assert [item[0] for item in store.queue] == ["C-7"]
-    assert store.events[0].event == "customer/created"
+    assert [item[0] for item in queued(store)] == ["C-7"]
+    assert logged(store)[0].event == "customer/created"
 
 
-async def test_the_customer_id_is_read_as_the_engine_reads_it(post: Post, store: FakeStore) -> None:
+async def test_the_customer_id_is_read_as_the_engine_reads_it(post: Post, store: Store) -> None:
     response = await post(event_body(record=customer("  A-1  ")))
 
     assert response.json()["customer_id"] == "A-1"
-    assert store.queue[0][0] == "A-1"
-    assert store.queue[0][1]["Id"] == "  A-1  "  # the record itself travels as received
+    assert queued(store)[0][0] == "A-1"
+    assert queued(store)[0][1]["Id"] == "  A-1  "  # the record itself travels as received
 
 
-async def test_extra_top_level_keys_are_ignored(post: Post, store: FakeStore) -> None:
+async def test_extra_top_level_keys_are_ignored(post: Post, store: Store) -> None:
     body = json.dumps(
         {"event": "customer/created", "customer": customer(), "occurred_at": "2026-07-15"}
     ).encode()
 
     assert (await post(body)).status_code == 202
-    assert len(store.queue) == 1
+    assert len(queued(store)) == 1
 
 
-async def test_uppercase_hex_in_the_signature_is_accepted(post: Post, store: FakeStore) -> None:
+async def test_uppercase_hex_in_the_signature_is_accepted(post: Post, store: Store) -> None:
     body = event_body()
     header = "sha256=" + sign(SECRET, body).removeprefix("sha256=").upper()
 
     response = await post(body, {SIGNATURE_HEADER: header})
 
     assert response.status_code == 202
-    assert len(store.queue) == 1
+    assert len(queued(store)) == 1
 
 
-async def test_a_burst_of_updates_to_one_customer_is_each_accepted_in_order(
-    post: Post, store: FakeStore, wakes: list[int]
+async def test_a_burst_of_updates_to_one_customer_is_each_accepted_and_coalesced(
+    post: Post, store: Store, wakes: list[int]
 ) -> None:
     names = [f"Ada {n}" for n in range(20)]
     for name in names:
@@ -97,24 +109,28 @@ async def test_a_burst_of_updates_to_one_customer_is_each_accepted_in_order(
         assert response.status_code == 202
         assert response.json()["status"] == "queued"
 
-    # Coalescing is the queue's job; the receiver hands over every event, in order.
-    assert [record["FirstName"] for _, record, _ in store.queue] == names
-    assert [e.id for e in store.events] == list(range(1, 21))
+    # Every event is logged and wakes the worker; the queue keeps one row, the latest state.
+    assert [(e.customer_id, e.status) for e in logged(store)] == [("42", "queued")] * 20
+    assert queued(store) == [("42", customer(42, FirstName="Ada 19"), "customer/updated")]
     assert len(wakes) == 20
 
 
-async def test_store_calls_run_off_the_event_loop_thread(post: Post, store: FakeStore) -> None:
-    await post(event_body())
+async def test_store_calls_run_off_the_event_loop_thread(
+    make_client: Callable[..., httpx.AsyncClient], spy: SpyStore
+) -> None:
+    body = event_body()
+    async with make_client(store=spy) as client:
+        await client.post(WEBHOOK_PATH, content=body, headers=signed(body))
 
-    assert store.threads
-    assert threading.get_ident() not in store.threads
+    assert len(spy.threads) == 2  # enqueue, record_event
+    assert threading.get_ident() not in spy.threads
 
 
 # ignored
 
 
 async def test_a_disabled_trigger_is_acknowledged_recorded_and_not_queued(
-    make_client: Callable[..., httpx.AsyncClient], store: FakeStore, wakes: list[int]
+    make_client: Callable[..., httpx.AsyncClient], store: Store, wakes: list[int]
 ) -> None:
     async with make_client(triggers="created") as client:
         body = event_body("customer/updated")
@@ -128,13 +144,13 @@ async def test_a_disabled_trigger_is_acknowledged_recorded_and_not_queued(
         "customer_id": "55260",
         "reason": TRIGGER_OFF,
     }
-    assert store.queue == []
-    assert store.events == [Event(1, "customer/updated", "55260", "ignored", TRIGGER_OFF)]
+    assert queued(store) == []
+    assert logged(store) == [Event(1, "customer/updated", "55260", "ignored", TRIGGER_OFF)]
     assert wakes == []
 
 
 async def test_no_trigger_is_enabled_by_default(
-    make_client: Callable[..., httpx.AsyncClient], store: FakeStore
+    make_client: Callable[..., httpx.AsyncClient], store: Store
 ) -> None:
     async with make_client(triggers="") as client:
         for event in ("customer/created", "customer/updated"):
@@ -142,23 +158,23 @@ async def test_no_trigger_is_enabled_by_default(
             response = await client.post(WEBHOOK_PATH, content=body, headers=signed(body))
             assert response.json()["status"] == "ignored"
 
-    assert store.queue == []
-    assert [e.reason for e in store.events] == [
+    assert queued(store) == []
+    assert [e.reason for e in logged(store)] == [
         "trigger 'created' is not enabled (KLAVIYO_SYNC_TRIGGERS)",
         TRIGGER_OFF,
     ]
 
 
 async def test_a_delete_is_acknowledged_and_ignored_whatever_the_triggers(
-    post: Post, store: FakeStore, wakes: list[int]
+    post: Post, store: Store, wakes: list[int]
 ) -> None:
     response = await post(event_body("customer/deleted", {"Id": 55260}))
 
     assert response.status_code == 202
     assert response.json()["status"] == "ignored"
     assert response.json()["reason"] == DELETE
-    assert store.queue == []
-    assert store.events == [Event(1, "customer/deleted", "55260", "ignored", DELETE)]
+    assert queued(store) == []
+    assert logged(store) == [Event(1, "customer/deleted", "55260", "ignored", DELETE)]
     assert wakes == []
 
 
@@ -167,7 +183,7 @@ async def test_a_delete_is_acknowledged_and_ignored_whatever_the_triggers(
 
 @pytest.mark.parametrize("secret", [None, ""])
 async def test_without_a_secret_every_webhook_is_refused(
-    make_client: Callable[..., httpx.AsyncClient], store: FakeStore, secret: str | None
+    make_client: Callable[..., httpx.AsyncClient], store: Store, secret: str | None
 ) -> None:
     async with make_client(secret=secret) as client:
         body = event_body()
@@ -178,8 +194,8 @@ async def test_without_a_secret_every_webhook_is_refused(
         assert response.status_code == 503
         assert error(response)["code"] == "webhook_secret_not_set"
         assert "KLAVIYO_SYNC_WEBHOOK_SECRET is not set" in error(response)["message"]
-    assert store.queue == []
-    assert store.events == []
+    assert queued(store) == []
+    assert logged(store) == []
 
 
 @pytest.mark.parametrize(
@@ -199,7 +215,7 @@ async def test_without_a_secret_every_webhook_is_refused(
     ],
 )
 async def test_a_missing_malformed_or_wrong_signature_is_refused(
-    post: Post, store: FakeStore, wakes: list[int], header: str | None, code: str
+    post: Post, store: Store, wakes: list[int], header: str | None, code: str
 ) -> None:
     headers = {} if header is None else {SIGNATURE_HEADER: header}
 
@@ -208,24 +224,22 @@ async def test_a_missing_malformed_or_wrong_signature_is_refused(
     assert response.status_code == 401
     assert error(response)["code"] == code
     assert SIGNATURE_HEADER in error(response)["message"]
-    assert store.queue == []
-    assert store.events == []
+    assert queued(store) == []
+    assert logged(store) == []
     assert wakes == []
 
 
-async def test_a_signature_made_with_another_secret_is_refused(
-    post: Post, store: FakeStore
-) -> None:
+async def test_a_signature_made_with_another_secret_is_refused(post: Post, store: Store) -> None:
     body = event_body()
 
     response = await post(body, signed(body, secret="not-the-secret"))
 
     assert response.status_code == 401
     assert error(response)["code"] == "signature_mismatch"
-    assert store.events == []
+    assert logged(store) == []
 
 
-async def test_a_body_changed_after_signing_is_refused(post: Post, store: FakeStore) -> None:
+async def test_a_body_changed_after_signing_is_refused(post: Post, store: Store) -> None:
     body = event_body(record=customer(1))
     tampered = event_body(record=customer(2))
 
@@ -233,11 +247,11 @@ async def test_a_body_changed_after_signing_is_refused(post: Post, store: FakeSt
 
     assert response.status_code == 401
     assert error(response)["code"] == "signature_mismatch"
-    assert store.queue == []
+    assert queued(store) == []
 
 
 async def test_the_signature_covers_the_raw_bytes_not_the_parsed_json(
-    post: Post, store: FakeStore
+    post: Post, store: Store
 ) -> None:
     body = event_body()
     reformatted = json.dumps(json.loads(body), indent=2).encode()
@@ -259,17 +273,17 @@ async def test_refusals_before_the_signature_are_logged_without_the_values(
     assert "0" * 64 not in caplog.text
 
 
-async def test_a_bad_signature_is_reported_before_bad_json(post: Post, store: FakeStore) -> None:
+async def test_a_bad_signature_is_reported_before_bad_json(post: Post, store: Store) -> None:
     response = await post(b"{not json", {SIGNATURE_HEADER: "sha256=" + "0" * 64})
 
     assert response.status_code == 401
-    assert store.events == []
+    assert logged(store) == []
 
 
 # size
 
 
-async def test_a_body_declared_over_the_limit_is_refused(post: Post, store: FakeStore) -> None:
+async def test_a_body_declared_over_the_limit_is_refused(post: Post, store: Store) -> None:
     body = b" " * (MAX_WEBHOOK_BYTES + 1)
 
     response = await post(body)
@@ -277,28 +291,28 @@ async def test_a_body_declared_over_the_limit_is_refused(post: Post, store: Fake
     assert response.status_code == 413
     assert error(response)["code"] == "body_too_large"
     assert str(MAX_WEBHOOK_BYTES) in error(response)["message"]
-    assert store.events == []
+    assert logged(store) == []
 
 
-async def test_a_body_exactly_at_the_limit_is_read(post: Post, store: FakeStore) -> None:
+async def test_a_body_exactly_at_the_limit_is_read(post: Post, store: Store) -> None:
     event = event_body()
     body = event + b" " * (MAX_WEBHOOK_BYTES - len(event))
 
     response = await post(body)
 
     assert response.status_code == 202
-    assert len(store.queue) == 1
+    assert len(queued(store)) == 1
 
 
-async def test_the_size_is_checked_before_the_signature(post: Post, store: FakeStore) -> None:
+async def test_the_size_is_checked_before_the_signature(post: Post, store: Store) -> None:
     response = await post(b"x" * (MAX_WEBHOOK_BYTES + 1), {})
 
     assert response.status_code == 413
-    assert store.events == []
+    assert logged(store) == []
 
 
 async def test_a_lying_content_length_does_not_get_a_big_body_in(
-    client: httpx.AsyncClient, store: FakeStore
+    client: httpx.AsyncClient, store: Store
 ) -> None:
     body = b" " * (MAX_WEBHOOK_BYTES + 1)
     headers = {**signed(body), "Content-Length": "100"}
@@ -306,12 +320,12 @@ async def test_a_lying_content_length_does_not_get_a_big_body_in(
     response = await client.post(WEBHOOK_PATH, content=body, headers=headers)
 
     assert response.status_code == 413
-    assert store.events == []
+    assert logged(store) == []
 
 
 @pytest.mark.parametrize("declared", [None, "not-a-number", "1" * 5000])
 async def test_a_streamed_body_is_cut_off_past_the_limit(
-    client: httpx.AsyncClient, store: FakeStore, declared: str | None
+    client: httpx.AsyncClient, store: Store, declared: str | None
 ) -> None:
     chunk = b" " * 65536
     sent = 0
@@ -330,7 +344,7 @@ async def test_a_streamed_body_is_cut_off_past_the_limit(
 
     assert response.status_code == 413
     assert sent <= MAX_WEBHOOK_BYTES + len(chunk)
-    assert store.events == []
+    assert logged(store) == []
 
 
 # refused after the signature: nothing queued, the refusal recorded
@@ -349,15 +363,15 @@ async def test_a_streamed_body_is_cut_off_past_the_limit(
     ],
 )
 async def test_malformed_json_is_refused_and_recorded(
-    post: Post, store: FakeStore, wakes: list[int], body: bytes, fragment: str
+    post: Post, store: Store, wakes: list[int], body: bytes, fragment: str
 ) -> None:
     response = await post(body)
 
     assert response.status_code == 400
     assert error(response)["code"] == "invalid_json"
     assert fragment in error(response)["message"]
-    assert store.queue == []
-    assert store.events == [Event(1, "unknown", None, "rejected", error(response)["message"])]
+    assert queued(store) == []
+    assert logged(store) == [Event(1, "unknown", None, "rejected", error(response)["message"])]
     assert wakes == []
 
 
@@ -484,7 +498,7 @@ async def test_malformed_json_is_refused_and_recorded(
 )
 async def test_a_wrong_shape_is_refused_with_the_reason_and_recorded(
     post: Post,
-    store: FakeStore,
+    store: Store,
     wakes: list[int],
     data: Any,
     code: str,
@@ -496,8 +510,8 @@ async def test_a_wrong_shape_is_refused_with_the_reason_and_recorded(
 
     assert response.status_code == 422
     assert error(response) == {"code": code, "message": message}
-    assert store.queue == []
-    assert store.events == [Event(1, recorded_event, recorded_id, "rejected", message)]
+    assert queued(store) == []
+    assert logged(store) == [Event(1, recorded_event, recorded_id, "rejected", message)]
     assert wakes == []
 
 
@@ -514,54 +528,69 @@ async def test_a_customer_is_refused_for_the_reason_the_engine_would_give(post: 
     assert error(response)["message"] == str(engine.value)
 
 
-async def test_a_very_long_unknown_event_name_is_cut_short(post: Post, store: FakeStore) -> None:
+async def test_a_very_long_unknown_event_name_is_cut_short(post: Post, store: Store) -> None:
     name = "customer/" + "x" * 10_000
 
     response = await post(json.dumps({"event": name, "customer": {"Id": 1}}).encode())
 
     assert response.status_code == 422
     assert len(error(response)["message"]) < 300
-    assert store.events[0].event == name[:100]
+    assert logged(store)[0].event == name[:100]
 
 
 # the store
 
 
-async def test_a_store_that_cannot_queue_answers_503_so_the_sender_retries(
-    post: Post, store: FakeStore, wakes: list[int], caplog: pytest.LogCaptureFixture
-) -> None:
-    store.fail_enqueue = True
+async def send(make_client: Callable[..., httpx.AsyncClient], spy: SpyStore, body: bytes) -> Any:
+    async with make_client(store=spy) as client:
+        return await client.post(WEBHOOK_PATH, content=body, headers=signed(body))
 
-    response = await post(event_body())
+
+async def test_a_store_that_cannot_queue_answers_503_so_the_sender_retries(
+    make_client: Callable[..., httpx.AsyncClient],
+    spy: SpyStore,
+    store: Store,
+    wakes: list[int],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    spy.fail_enqueue = True
+
+    response = await send(make_client, spy, event_body())
 
     assert response.status_code == 503
     assert error(response) == {
         "code": "store_unavailable",
         "message": "the event could not be stored; send it again later",
     }
-    assert "fake.db" not in response.text
+    assert "spy.db" not in response.text
     assert "cannot write the queue" in caplog.text
+    assert queued(store) == []
+    assert logged(store) == []
     assert wakes == []
 
 
 async def test_a_store_that_cannot_record_answers_503(
-    post: Post, store: FakeStore, wakes: list[int]
+    make_client: Callable[..., httpx.AsyncClient], spy: SpyStore, store: Store, wakes: list[int]
 ) -> None:
-    store.fail_record = True
+    spy.fail_record = True
 
-    response = await post(event_body())
+    response = await send(make_client, spy, event_body())
 
     assert response.status_code == 503
     assert error(response)["code"] == "store_unavailable"
+    # Queued before the failure: the sender's retry coalesces with it.
+    assert len(queued(store)) == 1
     assert wakes == []
 
 
 async def test_a_refusal_stands_when_the_store_cannot_record_it(
-    post: Post, store: FakeStore, caplog: pytest.LogCaptureFixture
+    make_client: Callable[..., httpx.AsyncClient],
+    spy: SpyStore,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    store.fail_record = True
+    spy.fail_record = True
 
-    response = await post(b"{not json")
+    response = await send(make_client, spy, b"{not json")
 
     assert response.status_code == 400
     assert error(response)["code"] == "invalid_json"
@@ -572,37 +601,29 @@ async def test_a_refusal_stands_when_the_store_cannot_record_it(
 
 
 async def test_a_failing_wake_up_does_not_undo_the_queued_event(
-    store: FakeStore, caplog: pytest.LogCaptureFixture
+    store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from klaviyo_sync.web import create_app
-
-    from .conftest import client_for, settings
-
     def broken() -> None:
         raise RuntimeError("the worker is not listening")
 
-    app = create_app(settings(), store, on_enqueued=broken)  # type: ignore[arg-type]
+    app = create_app(settings(), store, on_enqueued=broken)
     body = event_body()
     async with client_for(app) as client:
         response = await client.post(WEBHOOK_PATH, content=body, headers=signed(body))
 
     assert response.status_code == 202
     assert response.json()["status"] == "queued"
-    assert len(store.queue) == 1
+    assert len(queued(store)) == 1
     assert "waking the worker" in caplog.text
 
 
-async def test_without_a_wake_up_callback_events_still_queue(store: FakeStore) -> None:
-    from klaviyo_sync.web import create_app
-
-    from .conftest import client_for, settings
-
+async def test_without_a_wake_up_callback_events_still_queue(store: Store) -> None:
     body = event_body()
-    async with client_for(create_app(settings(), store)) as client:  # type: ignore[arg-type]
+    async with client_for(create_app(settings(), store)) as client:
         response = await client.post(WEBHOOK_PATH, content=body, headers=signed(body))
 
     assert response.status_code == 202
-    assert len(store.queue) == 1
+    assert len(queued(store)) == 1
 
 
 # secrets
@@ -610,7 +631,7 @@ async def test_without_a_wake_up_callback_events_still_queue(store: FakeStore) -
 
 async def test_the_secret_and_signatures_never_reach_responses_or_logs(
     make_client: Callable[..., httpx.AsyncClient],
-    store: FakeStore,
+    spy: SpyStore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -627,11 +648,11 @@ async def test_the_secret_and_signatures_never_reach_responses_or_logs(
     signatures = [sign(SECRET, body) for body, _ in requests]
     signatures += [h[SIGNATURE_HEADER] for _, h in requests if h and SIGNATURE_HEADER in h]
     texts: list[str] = []
-    async with make_client() as client:
+    async with make_client(store=spy) as client:
         for body, headers in requests:
             sent = signed(body) if headers is None else headers
             texts.append((await client.post(WEBHOOK_PATH, content=body, headers=sent)).text)
-        store.fail_record = True
+        spy.fail_record = True
         texts.append((await client.post(WEBHOOK_PATH, content=good, headers=signed(good))).text)
     async with make_client(triggers="") as client:
         texts.append((await client.post(WEBHOOK_PATH, content=good, headers=signed(good))).text)

@@ -13,10 +13,10 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from klaviyo_sync.store import Store
 from klaviyo_sync.web import SIGNATURE_HEADER, WEBHOOK_PATH, create_app, sign
 
-from .conftest import SECRET, customer, settings
-from .fakes import FakeStore
+from .conftest import SECRET, customer, logged, queued, settings
 
 
 @contextmanager
@@ -43,8 +43,7 @@ def serving(app: FastAPI) -> Iterator[str]:
         sock.close()
 
 
-def test_a_signed_event_over_loopback_is_queued_and_wakes_the_worker() -> None:
-    store = FakeStore()
+def test_a_signed_event_over_loopback_is_queued_and_wakes_the_worker(store: Store) -> None:
     wakes: list[str] = []
     lifecycle: list[str] = []
 
@@ -56,7 +55,7 @@ def test_a_signed_event_over_loopback_is_queued_and_wakes_the_worker() -> None:
 
     app = create_app(
         settings(),
-        store,  # type: ignore[arg-type]
+        store,
         on_enqueued=lambda: wakes.append(threading.current_thread().name),
         lifespan=lifespan,
     )
@@ -75,15 +74,14 @@ def test_a_signed_event_over_loopback_is_queued_and_wakes_the_worker() -> None:
     assert accepted.status_code == 202
     assert accepted.json()["status"] == "queued"
     assert refused.status_code == 401
-    assert store.queue == [("L-1", customer("L-1"), "customer/created")]
-    assert [e.status for e in store.events] == ["queued"]
+    assert queued(store) == [("L-1", customer("L-1"), "customer/created")]
+    assert [e.status for e in logged(store)] == ["queued"]
     assert wakes == ["web"]  # called on the server's event loop thread, not a pool thread
     assert lifecycle == ["worker started", "worker stopped"]
 
 
-def test_an_oversized_body_over_loopback_is_refused_with_413() -> None:
-    store = FakeStore()
-    app = create_app(settings(), store)  # type: ignore[arg-type]
+def test_an_oversized_body_over_loopback_is_refused_with_413(store: Store) -> None:
+    app = create_app(settings(), store)
     small = b'{"event": "customer/created"}'
     big = b" " * (2 * 1024 * 1024)
 
@@ -101,4 +99,4 @@ def test_an_oversized_body_over_loopback_is_refused_with_413() -> None:
     assert streamed.status_code == 413
     assert streamed.json()["error"]["code"] == "body_too_large"
     assert after.status_code == 422  # the server is still serving
-    assert store.queue == []
+    assert queued(store) == []

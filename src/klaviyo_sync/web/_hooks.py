@@ -47,7 +47,7 @@ class _Receiver:
             await self._record_refusal(refusal)
             raise
         decision = decide(event, self.settings.triggers)
-        event_id = await self._store(event, decision)
+        event_id = await self._keep(event, decision)
         logger.info(
             "webhook %s for customer %r: %s (event %d)%s",
             event.event,
@@ -92,7 +92,7 @@ class _Receiver:
             )
         return value
 
-    async def _store(self, event: ParsedEvent, decision: Decision) -> int:
+    async def _keep(self, event: ParsedEvent, decision: Decision) -> int:
         # Queue first: if recording then fails the sender retries, and a second copy of the
         # event only coalesces with the first in the queue.
         try:
