@@ -55,3 +55,19 @@ def test_unusable_values_are_refused() -> None:
         equals("x", float("nan"))
     with pytest.raises(TypeError, match="NoneType"):
         equals("x", None)  # type: ignore[arg-type]
+
+
+def test_any_of_chunks_bound_count_and_length() -> None:
+    from klaviyo_sync.klaviyo._filters import MAX_FILTER_CHARS, any_of_chunks
+
+    values = [f"user{i}@example.com" for i in range(250)]
+    filters = any_of_chunks("email", values, max_values=100)
+    assert len(filters) == 3
+    assert all(len(f) <= MAX_FILTER_CHARS for f in filters)
+    long = ["x" * 300 + f"{i}@example.com" for i in range(40)]
+    filters = any_of_chunks("email", long, max_values=100)
+    assert len(filters) > 1
+    assert all(len(f) <= MAX_FILTER_CHARS for f in filters)
+    assert sum(f.count("@example.com") for f in filters) == 40
+    # A value that cannot fit in any URL is left out: no profile can hold it.
+    assert any_of_chunks("email", ["y" * 10_000 + "@example.com"], max_values=100) == []

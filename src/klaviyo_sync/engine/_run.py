@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -19,6 +20,8 @@ from ._planner import Planner, unreadable
 from ._writer import Writer
 
 __all__ = ["Engine", "EngineOptions", "RunSummary"]
+
+log = logging.getLogger("klaviyo_sync.engine")
 
 Item = Customer | InvalidRecordError
 OnOutcome = Callable[[Outcome], None]
@@ -121,14 +124,17 @@ class Engine:
         try:
             plan = await self.planner.plan(batch)
         except FatalError as err:
-            result, fatal = BatchResult([_fatal_outcome(i, err) for i in batch]), err
+            result, fatal = BatchResult([_batch_failed(i, err) for i in batch]), err
+        except Exception as err:  # a bug must not lose the batch: each customer is told why
+            log.exception("planning a batch failed")
+            result, fatal = BatchResult([_batch_failed(i, err) for i in batch]), None
         else:
             result, fatal = await self.writer.apply(plan)
         result.outcomes = _with_records(batch, result.outcomes)
         return result, fatal
 
 
-def _fatal_outcome(item: Item, error: FatalError) -> Outcome:
+def _batch_failed(item: Item, error: Exception) -> Outcome:
     if isinstance(item, InvalidRecordError):
         return unreadable(item)
     return failed(item.id, failure_from_error(error, stage="match", customer_id=item.id))

@@ -21,7 +21,7 @@ from ..config import DEFAULT_BASE_URL, Settings
 from ..exceptions import ConfigError, KlaviyoTimeoutError, KlaviyoUnexpectedError
 from ._clock import Clock
 from ._endpoints import ENDPOINTS, Endpoint
-from ._filters import any_of, equals
+from ._filters import any_of_chunks, equals
 from ._http import Params, Reply, Session, encode
 from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
@@ -224,13 +224,12 @@ class KlaviyoClient:
     async def find_profiles(
         self, field: str, values: Sequence[str], *, additional_fields: Sequence[str] = ()
     ) -> list[Resource]:
-        """Profiles whose ``field`` is any of ``values``, asking ≤100 values per call."""
+        """Profiles whose ``field`` is any of ``values``, asking ≤100 values per call (fewer
+        when long values would make the URL too long)."""
         found: list[Resource] = []
         unique = list(dict.fromkeys(values))
-        for chunk in _chunks(unique, MAX_FILTER_VALUES):
-            pages = self.iter_profiles(
-                filter=any_of(field, chunk), additional_fields=additional_fields
-            )
+        for expression in any_of_chunks(field, unique, max_values=MAX_FILTER_VALUES):
+            pages = self.iter_profiles(filter=expression, additional_fields=additional_fields)
             found.extend([profile async for profile in pages])
         return found
 

@@ -13,7 +13,10 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime
 
-__all__ = ["FilterValue", "any_of", "equals"]
+__all__ = ["MAX_FILTER_CHARS", "FilterValue", "any_of", "any_of_chunks", "equals"]
+
+# URLs past a few KB are refused by proxies and by httpx itself; Klaviyo documents no limit.
+MAX_FILTER_CHARS = 4000
 
 FilterValue = str | int | float | bool | datetime | date
 
@@ -31,6 +34,29 @@ def any_of(field: str, values: Iterable[FilterValue]) -> str:
     if not literals:
         raise ValueError(f"any_of({field!r}, …) needs at least one value")
     return f"any({_field(field)},[{','.join(literals)}])"
+
+
+def any_of_chunks(field: str, values: Iterable[str], *, max_values: int) -> list[str]:
+    """``any(field,[…])`` filters covering ``values``, each with at most ``max_values`` values
+    and ``MAX_FILTER_CHARS`` characters. A value too long to fit even alone is left out: no
+    real email or phone number is that long, so no profile can hold it."""
+    head = len(f"any({_field(field)},[])")
+    filters: list[str] = []
+    chunk: list[str] = []
+    size = head
+    for value in values:
+        literal = _literal(value)
+        if head + len(literal) > MAX_FILTER_CHARS:
+            continue
+        added = len(literal) + (1 if chunk else 0)
+        if chunk and (len(chunk) >= max_values or size + added > MAX_FILTER_CHARS):
+            filters.append(any_of(field, chunk))
+            chunk, size, added = [], head, len(literal)
+        chunk.append(value)
+        size += added
+    if chunk:
+        filters.append(any_of(field, chunk))
+    return filters
 
 
 def _field(field: str) -> str:

@@ -16,7 +16,12 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from ..exceptions import KlaviyoAPIError, KlaviyoRateLimitedError, KlaviyoUnexpectedError
+from ..exceptions import (
+    KlaviyoAPIError,
+    KlaviyoRateLimitedError,
+    KlaviyoUnexpectedError,
+    KlaviyoValidationError,
+)
 from ._clock import Clock, SystemClock
 from ._endpoints import Endpoint
 from ._errors import error_from_response, error_from_transport
@@ -150,6 +155,14 @@ class Session:
             )
         except httpx.RequestError as exc:
             return self._redact(error_from_transport(exc, endpoint.method, path))
+        except httpx.InvalidURL as exc:
+            # The request cannot even be built (a value too long for a URL): retrying is futile.
+            return KlaviyoValidationError(
+                f"{endpoint.method} {path} cannot be sent: {exc}",
+                code="invalid_request",
+                method=endpoint.method,
+                path=path,
+            )
         self.limiter.observe(
             endpoint.operation,
             response.headers.get("ratelimit-remaining"),
