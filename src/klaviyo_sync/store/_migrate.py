@@ -6,6 +6,7 @@ to ``migrations/env.py``.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -21,6 +22,11 @@ from ._errors import StoreError
 __all__ = ["MIGRATIONS", "alembic_config", "current_revision", "head_revision", "upgrade_schema"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+# Alembic keeps the migration it runs in module globals: one upgrade per process at a time.
+_UPGRADE_LOCK = threading.Lock()
+# Our key for PostgreSQL's advisory lock (any 64-bit number no other tool uses on the database).
+_PG_SCHEMA_LOCK = 0x6B6C_7379_6E63  # "klsync"
 
 
 def alembic_config(connection: sa.Connection | None = None, *, url: str | None = None) -> Config:
@@ -54,10 +60,24 @@ def upgrade_schema(engine: sa.Engine, *, where: str) -> bool:
             return False
     try:
         # The write lock makes a second process opening a new store wait, then find it made.
-        with write_transaction(engine) as conn:
+        with _UPGRADE_LOCK, write_transaction(engine) as conn:
+            _lock_schema(conn)
+            if current_revision(conn) == head:
+                return False
             command.upgrade(alembic_config(conn), "head")
     except CommandError as err:
         raise StoreError(
             f"cannot upgrade the store at {where}: {err} (was it written by a newer klaviyo-sync?)"
         ) from None
     return True
+
+
+def _lock_schema(conn: sa.Connection) -> None:
+    """Hold the database's schema lock until the transaction ends.
+
+    SQLite's is the write lock ``write_transaction`` took at BEGIN. PostgreSQL has no such lock
+    for a whole database: an advisory lock stands in, or two workers starting on a new database
+    would both create its tables and one would fail.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_SCHEMA_LOCK)))

@@ -28,6 +28,7 @@ from ._schema import UTCDateTime, queue
 __all__ = [
     "ack_items",
     "claim_items",
+    "claim_query",
     "enqueue_items",
     "insert_missing",
     "list_queue_query",
@@ -92,14 +93,7 @@ def claim_items(
     conn: sa.Connection, now: datetime, worker_id: str, *, limit: int, lease_seconds: float
 ) -> list[QueueItem]:
     """Lease up to ``limit`` available rows to ``worker_id``, oldest first."""
-    rows = conn.execute(
-        sa.select(queue)
-        .where(queue.c.available_at <= now, _free(now))
-        .order_by(queue.c.enqueued_at, queue.c.id)
-        .limit(limit)
-        # Rendered on PostgreSQL only; SQLite's write lock already keeps other claims out.
-        .with_for_update(skip_locked=True)
-    ).all()
+    rows = conn.execute(claim_query(now, limit=limit)).all()
     until = now + timedelta(seconds=lease_seconds)
     for part in chunks([row.id for row in rows]):
         conn.execute(
@@ -108,6 +102,17 @@ def claim_items(
             .values(leased_by=worker_id, lease_until=until)
         )
     return [_item(row) for row in rows]
+
+
+def claim_query(now: datetime, *, limit: int) -> sa.Select[Any]:
+    return (
+        sa.select(queue)
+        .where(queue.c.available_at <= now, _free(now))
+        .order_by(queue.c.enqueued_at, queue.c.id)
+        .limit(limit)
+        # Rendered on PostgreSQL only; SQLite's write lock already keeps other claims out.
+        .with_for_update(skip_locked=True)
+    )
 
 
 def ack_items(conn: sa.Connection, worker_id: str, items: Sequence[QueueItem]) -> None:
