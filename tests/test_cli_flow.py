@@ -94,3 +94,55 @@ def test_a_bad_setting_is_a_clear_error(env: dict[str, str], tmp_path: Path) -> 
     assert "error: invalid settings" in result.output
     assert "KLAVIYO_SYNC_PHONE_REGION" in result.output
     assert "Traceback" not in result.output
+
+
+def test_errors_list_show_retry_resolve(
+    env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    from klaviyo_sync.sandbox import FaultRule
+
+    path = _customers(
+        tmp_path,
+        {"Id": 10, "EmailAddress": "e10@example.com"},
+        {"Id": 11, "EmailAddress": "e11@example.com", "Phone": "(555) 010-0199"},
+    )
+    # Each customer's create is tried 5 times by the client before it gives up.
+    sandbox.sandbox.set_faults([FaultRule(operation="create_profile", status=503, times=10)])
+    env = {**env, "KLAVIYO_SYNC_MAX_ATTEMPTS": "3"}
+    try:
+        first = CliRunner().invoke(main, ["sync", str(path)], env=env)
+    finally:
+        sandbox.sandbox.set_faults([])
+    assert first.exit_code == 1
+
+    listed = CliRunner().invoke(main, ["errors", "list", "--json"], env=env)
+    assert listed.exit_code == 0
+    failures = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert {f["kind"] for f in failures} == {"klaviyo_unavailable"}
+    table = CliRunner().invoke(main, ["errors", "list"], env=env)
+    assert "klaviyo_unavailable" in table.output
+    assert "retrying" in table.output
+
+    first_id = str(failures[0]["id"])
+    shown = CliRunner().invoke(main, ["errors", "show", first_id], env=env)
+    assert shown.exit_code == 0
+    assert "payload sent" in shown.output
+    assert "customer record" in shown.output
+    assert KEY not in shown.output
+
+    retried = CliRunner().invoke(main, ["errors", "retry", "--all"], env=env)
+    assert retried.exit_code == 1, "customer 11's phone is rejected once Klaviyo answers"
+    assert "created" in retried.output
+    assert "phone_rejected" in retried.output
+    remaining = CliRunner().invoke(main, ["errors", "list", "--json"], env=env)
+    [left] = [json.loads(line) for line in remaining.stdout.splitlines()]
+    assert (left["customer_id"], left["kind"]) == ("11", "phone_rejected")
+
+    resolved = CliRunner().invoke(main, ["errors", "resolve", str(left["id"])], env=env)
+    assert resolved.exit_code == 0
+    assert "resolved" in resolved.output
+    empty = CliRunner().invoke(main, ["errors", "list", "--json"], env=env)
+    assert empty.stdout.strip() == ""
+    missing = CliRunner().invoke(main, ["errors", "show", "99999"], env=env)
+    assert missing.exit_code == 1
+    assert "no failure 99999" in missing.output

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from . import __version__
 from .config import load_settings
-from .exceptions import KlaviyoSyncError
+from .exceptions import ConfigError, KlaviyoSyncError
 from .outcome import Outcome
 
 P = ParamSpec("P")
@@ -172,6 +173,146 @@ def check(config: Path | None, offline: bool) -> None:
     print_check(console, messages, consulted=not offline)
     if any(m.severity == "error" for m in messages):
         sys.exit(EXIT_ERROR)
+
+
+@main.group()
+def errors() -> None:
+    """The error log: every transfer failure, kept until resolved."""
+
+
+@errors.command("list")
+@_config_option
+@click.option("--kind", default=None, help="Only failures of this kind (e.g. phone_rejected).")
+@click.option("--text", default=None, help="Only failures whose message or customer id has this.")
+@click.option("--resolved", is_flag=True, help="Include resolved failures.")
+@click.option("--limit", default=50, show_default=True, help="How many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@_domain_errors
+def errors_list(
+    config: Path | None,
+    kind: str | None,
+    text: str | None,
+    resolved: bool,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List failures, newest first: open, retrying, parked (out of automatic retries)."""
+    from .report import failure_json, print_failures
+    from .store import Store
+
+    settings = load_settings(config)
+    with Store.open(settings.store_url) as store:
+        found = store.list_failures(kind=kind, text=text, include_resolved=resolved, limit=limit)
+        total = store.count_failures(kind=kind, text=text, include_resolved=resolved)
+    if as_json:
+        for failure in found:
+            click.echo(json.dumps(failure_json(failure), ensure_ascii=False, sort_keys=True))
+        return
+    print_failures(Console(), found, total=total, max_attempts=settings.max_attempts)
+
+
+@errors.command("show")
+@click.argument("failure_id", type=int)
+@_config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_domain_errors
+def errors_show(failure_id: int, config: Path | None, as_json: bool) -> None:
+    """Show one failure: Klaviyo's answer, the payload sent, the customer record."""
+    from .report import failure_json, print_failure
+    from .store import Store
+
+    settings = load_settings(config)
+    with Store.open(settings.store_url) as store:
+        failure = store.get_failure(failure_id)
+    if failure is None:
+        raise ConfigError(f"there is no failure {failure_id} in the error log")
+    if as_json:
+        click.echo(json.dumps(failure_json(failure), ensure_ascii=False, sort_keys=True))
+    else:
+        print_failure(Console(), failure, max_attempts=settings.max_attempts)
+
+
+@errors.command("retry")
+@click.argument("failure_ids", type=int, nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Retry every open failure (of --kind).")
+@click.option("--kind", default=None, help="With --all: only failures of this kind.")
+@click.option("--source", default=None, help="Re-read customers from here (else the record kept).")
+@_config_option
+@_domain_errors
+def errors_retry(
+    failure_ids: tuple[int, ...],
+    every: bool,
+    kind: str | None,
+    source: str | None,
+    config: Path | None,
+) -> None:
+    """Run failed customers again, with their latest state; a success resolves the failure.
+
+    Exits 1 when a retried customer failed again.
+    """
+    from .report import print_retries
+    from .sync import configured_source, retry_failures
+
+    if failure_ids and every:
+        raise click.UsageError("name failures or use --all, not both")
+    settings = load_settings(config)
+    results = asyncio.run(
+        retry_failures(
+            settings,
+            failure_ids,
+            every=every,
+            kind=kind,
+            source=configured_source(settings, source),
+        )
+    )
+    print_retries(Console(), results)
+    if any(r.outcome is not None and r.outcome.kind == "failed" for r in results):
+        sys.exit(EXIT_ERROR)
+
+
+@errors.command("resolve")
+@click.argument("failure_id", type=int)
+@click.option("--note", default="resolved by hand", show_default=True, help="Why.")
+@_config_option
+@_domain_errors
+def errors_resolve(failure_id: int, note: str, config: Path | None) -> None:
+    """Mark a failure resolved (it leaves the open error log and automatic retries)."""
+    from .store import NotFoundError, Store
+
+    settings = load_settings(config)
+    with Store.open(settings.store_url) as store:
+        try:
+            failure = store.resolve_failure(failure_id, note=note)
+        except NotFoundError:
+            raise ConfigError(f"there is no failure {failure_id} in the error log") from None
+    click.echo(f"failure {failure.id} ({failure.kind}, customer {failure.customer_id}) resolved")
+
+
+@main.command()
+@_config_option
+@click.option("--processes", default=1, show_default=True, help="Worker processes to run.")
+@_domain_errors
+def worker(config: Path | None, processes: int) -> None:
+    """Drain the queue of triggered customers until stopped (Ctrl-C or SIGTERM)."""
+    from .service import run_workers
+
+    settings = load_settings(config)
+    settings.require_api_key()
+    run_workers(settings, processes=processes, config=config)
+
+
+@main.command()
+@_config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option("--no-worker", is_flag=True, help="Only receive events; separate workers send.")
+@_domain_errors
+def serve(config: Path | None, host: str, port: int, no_worker: bool) -> None:
+    """Receive customer events (POST /hooks/customers) and transfer them with a worker."""
+    from .service import serve as run_server
+
+    settings = load_settings(config)
+    run_server(settings, host=host, port=port, worker=not no_worker)
 
 
 @contextmanager

@@ -21,6 +21,8 @@ secret must not. Config file keys (all optional)::
                                            # returns to the queue after this long
     max_attempts = 6                       # KLAVIYO_SYNC_MAX_ATTEMPTS: automatic tries of a
                                            # retryable failure before it is parked
+    rate_limit_scale = 1.0                 # KLAVIYO_SYNC_RATE_LIMIT_SCALE: share of Klaviyo's
+                                           # published rate limits this process may use
 
 Secrets come from the environment only: ``KLAVIYO_API_KEY`` and ``KLAVIYO_SYNC_WEBHOOK_SECRET``.
 """
@@ -66,6 +68,7 @@ _FILE_KEYS = {
     "poll_seconds": "poll_seconds",
     "lease_seconds": "lease_seconds",
     "max_attempts": "max_attempts",
+    "rate_limit_scale": "rate_limit_scale",
 }
 _SECRETS = ("api_key", "klaviyo_api_key", "webhook_secret")
 
@@ -100,6 +103,9 @@ class Settings(BaseSettings):
     poll_seconds: float = Field(default=0.5, gt=0, le=60, alias="KLAVIYO_SYNC_POLL_SECONDS")
     lease_seconds: float = Field(default=60.0, gt=0, alias="KLAVIYO_SYNC_LEASE_SECONDS")
     max_attempts: int = Field(default=6, ge=1, le=100, alias="KLAVIYO_SYNC_MAX_ATTEMPTS")
+    rate_limit_scale: float = Field(
+        default=1.0, gt=0, le=100, alias="KLAVIYO_SYNC_RATE_LIMIT_SCALE"
+    )
 
     @field_validator("triggers", mode="before")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -14,12 +15,18 @@ from rich.table import Table
 from .engine import RunSummary
 from .mapping import CheckMessage
 from .outcome import Outcome
+from .store import FailureRecord
+from .sync import RetryResult
 
 __all__ = [
+    "failure_json",
     "outcome_json",
     "print_check",
+    "print_failure",
+    "print_failures",
     "print_manual_sync",
     "print_outcomes",
+    "print_retries",
     "print_summary",
     "summary_json",
 ]
@@ -152,3 +159,93 @@ def print_check(console: Console, messages: list[CheckMessage], *, consulted: bo
     style = {"error": "red", "warning": "yellow", "info": "dim"}
     for message in messages:
         console.print(f"[{style[message.severity]}]{escape(str(message))}[/]")
+
+
+def failure_json(failure: FailureRecord) -> dict[str, Any]:
+    """An error-log entry as plain JSON (times in ISO 8601)."""
+    data = asdict(failure)
+    for key, value in data.items():
+        if isinstance(value, datetime):
+            data[key] = value.isoformat()
+    return data
+
+
+def _state(failure: FailureRecord, max_attempts: int) -> str:
+    if failure.resolved_at is not None:
+        return "resolved"
+    if failure.retryable and failure.attempts >= max_attempts:
+        return "parked"
+    return "retrying" if failure.retryable else "open"
+
+
+def print_failures(
+    console: Console, failures: list[FailureRecord], *, total: int, max_attempts: int
+) -> None:
+    """The error log, newest first."""
+    table = Table(title=f"Error log: {len(failures)} of {total}")
+    for name in ("id", "last seen (UTC)", "customer", "kind", "tries", "state"):
+        table.add_column(name, no_wrap=True, min_width=len(name))
+    table.add_column("message", ratio=1, min_width=20)
+    for f in failures:
+        table.add_row(
+            str(f.id),
+            f.last_seen.strftime("%m-%d %H:%M:%S"),
+            escape(f.customer_id or "-"),
+            f"[red]{f.kind}[/]",
+            str(f.attempts),
+            _state(f, max_attempts),
+            escape(f"{f.stage}: {f.message}"),
+        )
+    console.print(table)
+
+
+def print_failure(console: Console, failure: FailureRecord, *, max_attempts: int) -> None:
+    """One failure in full: what, where, Klaviyo's answer, the payload sent, the record."""
+    rows = [
+        ("failure", str(failure.id)),
+        ("customer", failure.customer_id or "-"),
+        ("kind", failure.kind),
+        ("stage", failure.stage),
+        ("state", _state(failure, max_attempts)),
+        ("retryable", "yes" if failure.retryable else "no"),
+        ("attempts", str(failure.attempts)),
+        ("first seen", failure.first_seen.isoformat()),
+        ("last seen", failure.last_seen.isoformat()),
+        ("last run", str(failure.run_id or "-")),
+        ("message", failure.message),
+    ]
+    if failure.resolved_at is not None:
+        rows.append(("resolved", f"{failure.resolved_at.isoformat()}: {failure.resolution}"))
+    for label, value in rows:
+        console.print(f"{label:<11}{escape(value)}")
+    for key, title in (
+        ("klaviyo", "Klaviyo's answer"),
+        ("payload", "payload sent"),
+        ("record", "customer record"),
+    ):
+        if key in failure.detail:
+            console.print(f"{title}:")
+            console.print_json(json.dumps(failure.detail[key], ensure_ascii=False, default=str))
+
+
+def print_retries(console: Console, results: list[RetryResult]) -> None:
+    table = Table(title=f"Retried {len(results)} failures")
+    for name in ("failure", "customer", "was", "now"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("detail", ratio=1)
+    for r in results:
+        if r.outcome is None:
+            now, detail = "skipped", r.skipped or "no outcome"
+        elif r.outcome.failure is not None:
+            now = f"[red]failed: {r.outcome.failure.kind}[/]"
+            detail = r.outcome.failure.message
+        else:
+            now, detail = f"[green]{r.outcome.kind}[/]", r.outcome.profile_id or ""
+        table.add_row(
+            str(r.failure.id),
+            escape(r.failure.customer_id or "-"),
+            r.failure.kind,
+            now,
+            escape(detail),
+        )
+    console.print(table)

@@ -39,3 +39,14 @@ def test_limit_matches_the_spec(operation: str) -> None:
         daily=_per(spec["daily"], "d") if "daily" in spec else None,
     )
     assert LIMITS[operation] == expected
+
+
+def test_scaled_limits_share_the_quota() -> None:
+    from klaviyo_sync.klaviyo.limits import scaled
+
+    half = scaled(LIMITS, 0.5)
+    assert half["create_profile"] == RateLimit(burst=37, steady=375)
+    assert scaled(LIMITS, 0.01)["get_list_ids_for_profile"] == RateLimit(burst=1, steady=1)
+    assert scaled(LIMITS, 2)["create_list"].daily == 300
+    with pytest.raises(ValueError, match="positive"):
+        scaled(LIMITS, 0)

@@ -96,11 +96,13 @@ def test_failing_again_with_the_same_kind_bumps_the_open_failure(
     assert (failure.stage, failure.retryable) == ("subscribe", True)
 
 
-def test_another_kind_is_another_failure(store: Store) -> None:
+def test_another_kind_is_another_failure_that_supersedes_the_first(store: Store) -> None:
     run_id = store.start_run("sync")
     store.commit_batch(run_id, outcomes=[_failed("c1")])
     store.commit_batch(run_id, outcomes=[_failed("c1", _fail("c1", "phone_rejected"))])
-    assert sorted(f.kind for f in store.list_failures()) == ["invalid", "phone_rejected"]
+    assert [f.kind for f in store.list_failures()] == ["phone_rejected"]
+    everything = store.list_failures(include_resolved=True)
+    assert sorted(f.kind for f in everything) == ["invalid", "phone_rejected"]
 
 
 def test_a_customer_failing_twice_in_one_batch_has_one_failure_with_two_attempts(
@@ -118,6 +120,7 @@ def test_success_resolves_the_customers_open_failures(
     store: Store, clock: FakeClock, kind: str
 ) -> None:
     first = store.start_run("sync")
+    then = clock.now
     store.commit_batch(
         first, outcomes=[_failed("c1"), _failed("c1", _fail("c1", "conflict")), _failed("c2")]
     )
@@ -128,7 +131,8 @@ def test_success_resolves_the_customers_open_failures(
     assert [f.customer_id for f in store.list_failures()] == ["c2"]
     resolved = store.list_failures(customer_id="c1", include_resolved=True)
     assert {(f.kind, f.resolved_at, f.resolution) for f in resolved} == {
-        ("invalid", now, f"succeeded in run {second}"),
+        # The customer's last outcome in the first batch was the conflict.
+        ("invalid", then, f"superseded by conflict in run {first}"),
         ("conflict", now, f"succeeded in run {second}"),
     }
 

@@ -177,3 +177,21 @@ def test_outcomes_by_run_and_links_by_profile_use_their_indexes(big_sqlite: Stor
     assert "ix_outcomes_run_id" in _plan(big_sqlite, by_run)
     by_profile = sa.select(links).where(links.c.profile_id == "P")
     assert "ix_links_profile_id" in _plan(big_sqlite, by_profile)
+
+
+def test_a_different_failure_supersedes_the_open_one(store: Store) -> None:
+    from klaviyo_sync.outcome import Failure, Outcome
+
+    def failed(kind: str) -> Outcome:
+        failure = Failure("c1", "write", kind, f"{kind} happened", retryable=kind != "invalid")  # type: ignore[arg-type]
+        return Outcome("c1", "failed", failure=failure)
+
+    first = store.start_run("sync")
+    store.commit_batch(first, outcomes=[failed("klaviyo_unavailable")])
+    second = store.start_run("retry")
+    store.commit_batch(second, outcomes=[failed("invalid")])
+    [open_one] = store.list_failures()
+    assert open_one.kind == "invalid"
+    [old] = [f for f in store.list_failures(include_resolved=True) if f.kind != "invalid"]
+    assert old.resolution == f"superseded by invalid in run {second}"
+    assert old.next_retry_at is None

@@ -25,6 +25,7 @@ from ._filters import any_of_chunks, equals
 from ._http import Params, Reply, Session, encode
 from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
+from .limits import LIMITS, scaled
 
 __all__ = [
     "MAX_BULK_IMPORT_BYTES",
@@ -125,7 +126,15 @@ class KlaviyoClient:
 
     @classmethod
     def from_settings(cls, settings: Settings, **kw: Any) -> KlaviyoClient:
-        """A client for the key and base URL in ``settings`` (ConfigError when the key is unset)."""
+        """A client for the key and base URL in ``settings`` (ConfigError when the key is unset).
+
+        ``rate_limit_scale`` in the settings shares the published limits out: with N processes
+        on one Klaviyo account, 1/N each keeps the account under its quota.
+        """
+        if settings.rate_limit_scale != 1.0 and "limiter" not in kw:
+            kw["limiter"] = RateLimiter(
+                scaled(LIMITS, settings.rate_limit_scale), clock=kw.get("clock")
+            )
         return cls(settings.require_api_key(), base_url=settings.klaviyo_base_url, **kw)
 
     @property

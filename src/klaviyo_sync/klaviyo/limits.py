@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["LIMITS", "RateLimit"]
+__all__ = ["LIMITS", "RateLimit", "scaled"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +57,24 @@ LIMITS: dict[str, RateLimit] = {
     "add_profiles_to_list": _BULK,
     "remove_profiles_from_list": _BULK,
 }
+
+
+def scaled(limits: dict[str, RateLimit], factor: float) -> dict[str, RateLimit]:
+    """The limits times ``factor``: 0.5 for each of two processes sharing one account.
+
+    Never below one request per window, or an operation could not run at all.
+    """
+    if factor <= 0:
+        raise ValueError(f"a rate limit scale must be positive, not {factor}")
+
+    def part(value: int) -> int:
+        return max(1, int(value * factor))
+
+    return {
+        op: RateLimit(
+            burst=part(lim.burst),
+            steady=part(lim.steady),
+            daily=None if lim.daily is None else part(lim.daily),
+        )
+        for op, lim in limits.items()
+    }

@@ -61,6 +61,7 @@ def write_batch(
     failure_ids = _record_failures(conn, run_id, now, outcomes)
     _insert_outcomes(conn, run_id, now, outcomes, failure_ids)
     _resolve_succeeded(conn, run_id, now, outcomes)
+    _resolve_superseded(conn, run_id, now, outcomes)
     _drop_links(conn, dropped_links)
     _put_links(conn, now, links)
     failed = {o.customer_id for o in outcomes if is_failed(o)}
@@ -241,6 +242,34 @@ def _resolve_succeeded(
             .where(failures.c.resolved_at.is_(None), failures.c.customer_id.in_(part))
             .values(resolved_at=now, resolution=f"succeeded in run {run_id}", next_retry_at=None)
         )
+
+
+def _resolve_superseded(
+    conn: sa.Connection, run_id: int, now: datetime, batch: Sequence[Outcome]
+) -> None:
+    """A customer's latest attempt is its one current problem: when it fails differently now,
+    the failures of other kinds it had are over (a retry after an outage that meets a bad
+    phone leaves only the phone to fix)."""
+    last = {o.customer_id: o.failure for o in batch}
+    by_kind: dict[str, list[str]] = {}
+    for customer_id, failure in sorted(last.items()):
+        if failure is not None and failure.customer_id is not None:
+            by_kind.setdefault(failure.kind, []).append(customer_id)
+    for kind, customers in sorted(by_kind.items()):
+        for part in chunks(customers):
+            conn.execute(
+                sa.update(failures)
+                .where(
+                    failures.c.resolved_at.is_(None),
+                    failures.c.customer_id.in_(part),
+                    failures.c.kind != kind,
+                )
+                .values(
+                    resolved_at=now,
+                    resolution=f"superseded by {kind} in run {run_id}",
+                    next_retry_at=None,
+                )
+            )
 
 
 def _drop_links(conn: sa.Connection, customer_ids: Sequence[str]) -> None:

@@ -1,0 +1,103 @@
+"""`klaviyo-sync serve` as a real process: a signed event in, a profile out, within seconds."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from klaviyo_sync.sandbox import SandboxConfig, running_sandbox
+from klaviyo_sync.store import Store
+from klaviyo_sync.web import sign
+
+KEY = "pk_serve0000000000"
+SECRET = "webhook-secret-for-tests"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_receives_a_signed_event_and_its_worker_transfers_it(tmp_path: Path) -> None:
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    port = _free_port()
+    with running_sandbox(SandboxConfig(api_key=KEY, rate_limits=False)) as sandbox:
+        sandbox.sandbox.create_list("Sms Subscribers", "double_opt_in")
+        sandbox.sandbox.create_list("Preview List", "single_opt_in")
+        env = {
+            **os.environ,
+            "KLAVIYO_API_KEY": KEY,
+            "KLAVIYO_BASE_URL": sandbox.base_url,
+            "KLAVIYO_SYNC_STORE": store_url,
+            "KLAVIYO_SYNC_WEBHOOK_SECRET": SECRET,
+            "KLAVIYO_SYNC_TRIGGERS": "created,updated",
+        }
+        log = (tmp_path / "serve.log").open("wb")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "klaviyo_sync", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            _wait_for(lambda: _healthy(base), "serve to start")
+            body = json.dumps(
+                {
+                    "event": "customer/created",
+                    "customer": {"Id": 55260, "EmailAddress": "ada@example.com"},
+                }
+            ).encode()
+            headers = {"X-Klaviyo-Sync-Signature": sign(SECRET, body)}
+            answer = httpx.post(f"{base}/hooks/customers", content=body, headers=headers)
+            assert answer.status_code == 202
+            assert answer.json()["status"] == "queued"
+            started = time.monotonic()
+            _wait_for(lambda: len(sandbox.sandbox.profiles) == 1, "the profile to arrive")
+            assert time.monotonic() - started < 5, "the in-process worker was woken at once"
+            deleted = json.dumps({"event": "customer/deleted", "customer": {"Id": 55260}}).encode()
+            answer = httpx.post(
+                f"{base}/hooks/customers",
+                content=deleted,
+                headers={"X-Klaviyo-Sync-Signature": sign(SECRET, deleted)},
+            )
+            assert answer.json()["status"] == "ignored"
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(20)
+            log.close()
+        [profile] = sandbox.sandbox.profiles.values()
+        assert profile.external_id == "55260"
+    with Store.open(store_url) as store:
+        assert [e.status for e in store.list_events()] == ["ignored", "queued"]
+        assert store.queue_depth() == 0
+        assert [w.state for w in store.list_workers()] == ["stopped"]
+    text = (tmp_path / "serve.log").read_text()
+    assert SECRET not in text
+    assert KEY not in text
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
