@@ -23,8 +23,12 @@ secret must not. Config file keys (all optional)::
                                            # retryable failure before it is parked
     rate_limit_scale = 1.0                 # KLAVIYO_SYNC_RATE_LIMIT_SCALE: share of Klaviyo's
                                            # published rate limits this process may use
+    strategy = "auto"                      # KLAVIYO_SYNC_STRATEGY: auto | bulk | per-record
+    bulk_threshold = 500                   # KLAVIYO_SYNC_BULK_THRESHOLD: with auto, batches of
+                                           # at least this many customers use bulk import jobs
 
-Secrets come from the environment only: ``KLAVIYO_API_KEY`` and ``KLAVIYO_SYNC_WEBHOOK_SECRET``.
+Secrets come from the environment only: ``KLAVIYO_API_KEY``, ``KLAVIYO_SYNC_WEBHOOK_SECRET`` and
+``KLAVIYO_SYNC_DASHBOARD_TOKEN``.
 """
 
 from __future__ import annotations
@@ -69,8 +73,10 @@ _FILE_KEYS = {
     "lease_seconds": "lease_seconds",
     "max_attempts": "max_attempts",
     "rate_limit_scale": "rate_limit_scale",
+    "strategy": "strategy",
+    "bulk_threshold": "bulk_threshold",
 }
-_SECRETS = ("api_key", "klaviyo_api_key", "webhook_secret")
+_SECRETS = ("api_key", "klaviyo_api_key", "webhook_secret", "dashboard_token")
 
 
 class Settings(BaseSettings):
@@ -106,6 +112,11 @@ class Settings(BaseSettings):
     rate_limit_scale: float = Field(
         default=1.0, gt=0, le=100, alias="KLAVIYO_SYNC_RATE_LIMIT_SCALE"
     )
+    strategy: Literal["auto", "bulk", "per-record"] = Field(
+        default="auto", alias="KLAVIYO_SYNC_STRATEGY"
+    )
+    bulk_threshold: int = Field(default=500, ge=1, alias="KLAVIYO_SYNC_BULK_THRESHOLD")
+    dashboard_token: SecretStr | None = Field(default=None, alias="KLAVIYO_SYNC_DASHBOARD_TOKEN")
 
     @field_validator("triggers", mode="before")
     @classmethod
