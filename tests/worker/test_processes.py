@@ -191,3 +191,32 @@ def test_two_workers_on_postgresql_share_5000_customers_each_transferred_once(
         assert Counter(o.kind for o in outcomes) == {"created": n}
         assert len({o.customer_id for o in outcomes}) == n
     _empty_postgres(store_url)
+
+
+def test_worker_processes_option_runs_several_and_stops_them_on_sigterm(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    n = 300
+    with Store.open(store_url) as store:
+        store.enqueue(_customers(n))
+    env = _env(sandbox.base_url, store_url, tmp_path, KLAVIYO_SYNC_BATCH_SIZE="20")
+    log = tmp_path / "workers.log"
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "klaviyo_sync", "worker", "--processes", "2"],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        with Store.open(store_url) as store:
+            _wait(lambda: store.queue_depth() == 0, 120, "the queue to drain")
+            _wait(lambda: len(store.list_workers()) == 2, 30, "both children to report")
+    finally:
+        _stop(parent)
+    assert parent.returncode == 0, log.read_text()[-2000:]
+    _one_profile_each(sandbox, n)
+    with Store.open(store_url) as store:
+        workers = store.list_workers()
+    assert [w.state for w in workers] == ["stopped", "stopped"]
+    assert len({w.pid for w in workers}) == 2
