@@ -82,6 +82,13 @@ def _with_source_options(func: Callable[P, R]) -> Callable[P, R]:
 @_with_source_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line per customer.")
 @click.option("--full", is_flag=True, help="Send every customer, changed or not.")
+@click.option(
+    "--strategy",
+    type=click.Choice(["auto", "bulk", "per-record"]),
+    default=None,
+    help="How profiles are written: bulk import jobs, one request each, or auto (bulk for "
+    "large batches; the default, or KLAVIYO_SYNC_STRATEGY).",
+)
 @_domain_errors
 def sync(
     source: str,
@@ -90,6 +97,7 @@ def sync(
     fmt: str | None,
     as_json: bool,
     full: bool,
+    strategy: str | None,
 ) -> None:
     """Sync every customer in SOURCE (a .jsonl/.json/.csv file or a database URL) to Klaviyo.
 
@@ -100,6 +108,8 @@ def sync(
     from .sync import sync_source
 
     settings = load_settings(config)
+    if strategy is not None:
+        settings = settings.model_copy(update={"strategy": strategy})
     customers = open_source(source, query=query, format=fmt)
     console = Console(stderr=as_json)
     with _progress(console, enabled=not as_json) as advance:

@@ -67,6 +67,8 @@ async def open_engine(
         concurrency=settings.concurrency,
         subscribe_sms=settings.subscribe_sms,
         full=full,
+        strategy=settings.strategy,
+        bulk_threshold=settings.bulk_threshold,
     )
     try:
         yield Engine(client, store, collections, phone=phone_settings(settings), options=options)

@@ -1,25 +1,44 @@
-"""A run: customers in, one outcome each out, in batches that each commit in one transaction."""
+"""A run: customers in, one outcome each out, in batches that each commit in one transaction.
+
+Strategies (``EngineOptions.strategy``):
+
+- ``per-record``: batches of ``batch_size``, each profile written with its own request (the
+  seed's integration, and the benchmark's baseline);
+- ``bulk``: batches of up to ``bulk_batch_size`` (a bulk import job's 10,000 profiles), every
+  batch written through bulk import jobs;
+- ``auto`` (the default): batches as for ``bulk``; a batch with at least ``bulk_threshold``
+  customers to write goes through bulk import jobs, a smaller one (a trigger, a manual sync,
+  a resync where little changed) through the per-record endpoints, which answer sooner.
+
+Batches flow through a two-stage pipeline: while one batch is being written, the next is read
+and planned (its lookups keep the profile endpoints' quota busy), and batches still commit in
+order. A customer id in both waits for the earlier batch to commit first, so it is planned
+from its stored link.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import Final, Literal
 
 from ..customer import Customer
 from ..exceptions import FatalError, InvalidRecordError
-from ..klaviyo import KlaviyoClient
+from ..klaviyo import MAX_BULK_IMPORT_PROFILES, KlaviyoClient
 from ..mapping import Collections, PhoneSettings, compile_collection
 from ..outcome import Outcome
 from ..store import Store
+from ._bulk import BulkWriter
 from ._consent import ConsentWriter, ListDirectory
 from ._failures import failed, failure_from_error
-from ._plan import BatchResult
+from ._plan import BatchPlan, BatchResult
 from ._planner import Planner, unreadable
 from ._writer import Writer
 
-__all__ = ["Engine", "EngineOptions", "RunSummary"]
+__all__ = ["DEFAULT_BULK_THRESHOLD", "Engine", "EngineOptions", "RunSummary", "Strategy"]
 
 log = logging.getLogger("klaviyo_sync.engine")
 
@@ -27,13 +46,35 @@ Item = Customer | InvalidRecordError
 OnOutcome = Callable[[Outcome], None]
 
 
+Strategy = Literal["auto", "bulk", "per-record"]
+
+DEFAULT_BULK_THRESHOLD: Final = 500
+"""With ``auto``, the fewest customers to write in a batch that go through a bulk import job."""
+
+
 @dataclass(slots=True, frozen=True)
 class EngineOptions:
     batch_size: int = 100
+    """customers per batch on the per-record strategy"""
     concurrency: int = 8
     subscribe_sms: bool = False
     full: bool = False
     """ignore fingerprints and send every customer, changed or not"""
+    strategy: Strategy = "auto"
+    bulk_threshold: int = DEFAULT_BULK_THRESHOLD
+    bulk_batch_size: int = MAX_BULK_IMPORT_PROFILES
+    """customers per batch on the bulk and auto strategies"""
+
+    @property
+    def read_size(self) -> int:
+        """How many customers each batch reads before it is planned."""
+        return self.batch_size if self.strategy == "per-record" else self.bulk_batch_size
+
+    def use_bulk(self, to_write: int) -> bool:
+        """Whether a batch with ``to_write`` customers to send goes through bulk import jobs."""
+        if self.strategy == "auto":
+            return to_write >= self.bulk_threshold
+        return self.strategy == "bulk" and to_write > 0
 
 
 @dataclass(slots=True)
@@ -84,6 +125,7 @@ class Engine:
             client, ListDirectory(client), subscribe_sms=self.options.subscribe_sms
         )
         self.writer = Writer(client, self.planner, consent, concurrency=self.options.concurrency)
+        self.bulk = BulkWriter(client, self.writer)
 
     async def run(
         self,
@@ -99,39 +141,109 @@ class Engine:
         recorded, and is raised.
         """
         summary = RunSummary(self.store.start_run(kind, source=source))
+        writing: _Writing | None = None
         try:
-            for batch in _batches(items, self.options.batch_size):
-                result, fatal = await self._batch(batch)
-                self.store.commit_batch(
-                    summary.run_id,
-                    outcomes=result.outcomes,
-                    links=result.links,
-                    dropped_links=result.dropped_links,
-                    fingerprints=result.fingerprints,
-                )
-                for outcome in _in_source_order(batch, result.outcomes):
-                    summary.add(outcome)
-                    if on_outcome is not None:
-                        on_outcome(outcome)
-                if fatal is not None:
-                    raise fatal
+            for batch in _batches(items, self.options.read_size):
+                ids = _ids(batch)
+                if writing is not None and not ids.isdisjoint(writing.ids):
+                    await writing.task
+                    writing = None
+                planned = await self._plan(batch)
+                if writing is not None:
+                    await self._after(writing, batch, summary, on_outcome)
+                task = asyncio.create_task(self._write(batch, planned, summary, on_outcome))
+                writing = _Writing(task, ids)
+            if writing is not None:
+                await writing.task
         finally:
+            if writing is not None and not writing.task.done():
+                # The run is being abandoned (the source broke, a cancel): let the batch under
+                # way finish recording, so none of its customers goes without an outcome.
+                await asyncio.shield(_quietly(writing.task))
             self.store.finish_run(summary.run_id, dict(summary.outcomes))
         return summary
 
-    async def _batch(self, batch: list[Item]) -> tuple[BatchResult, FatalError | None]:
-        fatal: FatalError | None
+    async def _after(
+        self,
+        writing: _Writing,
+        batch: list[Item],
+        summary: RunSummary,
+        on_outcome: OnOutcome | None,
+    ) -> None:
+        """Wait for the batch being written; when it stops the run, record the next batch
+        (already read and planned) as failed with the same error before stopping."""
         try:
-            plan = await self.planner.plan(batch)
+            await writing.task
         except FatalError as err:
-            result, fatal = BatchResult([_batch_failed(i, err) for i in batch]), err
+            stopped = _Stopped([_batch_failed(i, err) for i in batch], fatal=None)
+            await self._write(batch, stopped, summary, on_outcome)
+            raise
+
+    async def _plan(self, batch: list[Item]) -> BatchPlan | BatchResult:
+        """The batch's plan, or (when planning itself failed) every customer's failure."""
+        try:
+            return await self.planner.plan(batch)
+        except FatalError as err:
+            return _Stopped([_batch_failed(i, err) for i in batch], fatal=err)
         except Exception as err:  # a bug must not lose the batch: each customer is told why
             log.exception("planning a batch failed")
-            result, fatal = BatchResult([_batch_failed(i, err) for i in batch]), None
+            return BatchResult([_batch_failed(i, err) for i in batch])
+
+    async def _write(
+        self,
+        batch: list[Item],
+        planned: BatchPlan | BatchResult,
+        summary: RunSummary,
+        on_outcome: OnOutcome | None,
+    ) -> None:
+        """Write a planned batch, record it in one transaction, then report its outcomes."""
+        fatal: FatalError | None = None
+        if isinstance(planned, BatchPlan):
+            writer = self.bulk if self.options.use_bulk(len(planned.planned)) else self.writer
+            result, fatal = await writer.apply(planned)
         else:
-            result, fatal = await self.writer.apply(plan)
+            result = planned
+            fatal = planned.fatal if isinstance(planned, _Stopped) else None
         result.outcomes = _with_records(batch, result.outcomes)
-        return result, fatal
+        self.store.commit_batch(
+            summary.run_id,
+            outcomes=result.outcomes,
+            links=result.links,
+            dropped_links=result.dropped_links,
+            fingerprints=result.fingerprints,
+        )
+        for outcome in _in_source_order(batch, result.outcomes):
+            summary.add(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+        if fatal is not None:
+            raise fatal
+
+
+@dataclass(slots=True)
+class _Stopped(BatchResult):
+    """A batch whose planning met a FatalError: recorded as failed, then the run stops."""
+
+    fatal: FatalError | None = None
+
+
+@dataclass(slots=True)
+class _Writing:
+    """The batch being written while the next one is planned, and its customer ids."""
+
+    task: asyncio.Task[None]
+    ids: frozenset[str]
+
+
+async def _quietly(task: asyncio.Task[None]) -> None:
+    try:
+        await task
+    except Exception:  # the run is already failing with the error that matters
+        log.debug("a batch under way failed while the run was stopping", exc_info=True)
+
+
+def _ids(batch: list[Item]) -> frozenset[str]:
+    return frozenset(item.id for item in batch if isinstance(item, Customer))
 
 
 def _batch_failed(item: Item, error: Exception) -> Outcome:

@@ -4,11 +4,16 @@ Profiles are created or patched one request each (the seed's per-record strategy
 time within the client's rate limits. A 409 ``duplicate_profile`` on create links the existing
 profile and patches it instead; a 404 on a linked profile drops the stale link and routes the
 customer as if it were new. Consent and list changes follow, batched (see ``_consent``).
+
+``write_each`` and ``finish`` are the two halves of ``apply``: the bulk writer (``_bulk``)
+writes profiles its own way and hands its results to the same ``finish``, so consent, lists
+and outcomes work the same on both paths.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +30,7 @@ from ._failures import failed, failure_from_error
 from ._plan import BatchPlan, BatchResult, Planned
 from ._planner import Planner
 
-__all__ = ["Writer", "Written"]
+__all__ = ["Attempt", "Writer", "Written", "duplicate_reason"]
 
 
 @dataclass(slots=True)
@@ -39,6 +44,11 @@ class Written:
     link: Link | None = None
     """a new or changed link to store (None when the stored link still holds)"""
     notes: tuple[str, ...] = ()
+
+
+Attempt = Written | Outcome | FatalError
+"""What writing one planned customer gave: a profile written, a failed outcome, or a fatal
+error that stops the run."""
 
 
 class Writer:
@@ -59,8 +69,20 @@ class Writer:
 
     async def apply(self, plan: BatchPlan) -> tuple[BatchResult, FatalError | None]:
         """Apply ``plan``; a FatalError stops nothing already under way and is returned."""
+        return await self.finish(plan, await self.write_each(plan.planned))
+
+    async def write_each(self, planned: Sequence[Planned]) -> list[Attempt]:
+        """Write each profile with its own request, a few at a time: one attempt per plan."""
+        return list(await asyncio.gather(*(self._guarded(p) for p in planned)))
+
+    async def finish(
+        self, plan: BatchPlan, tries: Sequence[Attempt]
+    ) -> tuple[BatchResult, FatalError | None]:
+        """Consent and lists for the profiles written, then every customer's outcome.
+
+        ``tries`` holds one attempt per ``plan.planned``, in the same order.
+        """
         result = BatchResult(outcomes=list(plan.settled))
-        tries = await asyncio.gather(*(self._guarded(p) for p in plan.planned))
         written = [t for t in tries if isinstance(t, Written)]
         fatal = next((t for t in tries if isinstance(t, FatalError)), None)
         for p, outcome in zip(plan.planned, tries, strict=True):
@@ -86,22 +108,14 @@ class Writer:
             self._settle(w, consent.get(w.planned.customer.id), result)
         return result, fatal
 
-    async def _guarded(self, planned: Planned) -> Written | Outcome | FatalError:
+    async def _guarded(self, planned: Planned) -> Attempt:
         async with self._slots:
             try:
                 return await self._write(planned)
             except FatalError as err:
                 return err
             except Exception as err:  # every customer ends in exactly one outcome
-                failure = failure_from_error(
-                    err,
-                    stage="write",
-                    customer_id=planned.customer.id,
-                    payload=planned.draft.profile_document(planned.profile_id),
-                )
-                return failed(
-                    planned.customer.id, failure, profile_id=planned.profile_id, route=planned.route
-                )
+                return _write_failed(planned, err)
 
     async def _write(self, p: Planned) -> Written:
         attributes = p.draft.profile_attributes()
@@ -133,12 +147,22 @@ class Writer:
     async def _adopt_duplicate(self, p: Planned, profile_id: str) -> Written:
         """Klaviyo already has a profile with one of our identifiers: link it and patch it."""
         existing = await self._client.get_profile(profile_id)
-        how, kind = _duplicate_reason(p.draft, existing.get("attributes", {}))
+        how, kind = duplicate_reason(p.draft, existing.get("attributes", {}))
         await self._client.update_profile(profile_id, p.draft.profile_attributes())
         note = f"create met 409 duplicate_profile; linked existing profile {profile_id}"
         link = Link(p.customer.id, profile_id, how)
         payload = p.draft.profile_document(profile_id)
         return Written(p, profile_id, kind, payload, link, notes=(note,))
+
+    async def reroute(self, p: Planned) -> Attempt:
+        """``_reroute`` for one customer, with every error turned into its outcome."""
+        async with self._slots:
+            try:
+                return await self._reroute(p)
+            except FatalError as err:
+                return err
+            except Exception as err:
+                return _write_failed(p, err)
 
     async def _reroute(self, p: Planned) -> Written:
         """The linked or matched profile is gone (404): route the customer as unlinked."""
@@ -173,7 +197,17 @@ class Writer:
         )
 
 
-def _duplicate_reason(draft: Draft, existing: dict[str, Any]) -> tuple[LinkHow, OutcomeKind]:
+def _write_failed(planned: Planned, error: Exception) -> Outcome:
+    failure = failure_from_error(
+        error,
+        stage="write",
+        customer_id=planned.customer.id,
+        payload=planned.draft.profile_document(planned.profile_id),
+    )
+    return failed(planned.customer.id, failure, profile_id=planned.profile_id, route=planned.route)
+
+
+def duplicate_reason(draft: Draft, existing: dict[str, Any]) -> tuple[LinkHow, OutcomeKind]:
     email = existing.get("email")
     if draft.email and isinstance(email, str) and email.lower() == draft.email.lower():
         return "matched_email", "matched_email"

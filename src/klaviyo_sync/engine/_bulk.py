@@ -1,0 +1,351 @@
+"""The bulk writer: a batch's profiles through Klaviyo's bulk import jobs.
+
+The planner's work is the same on both paths: customers are matched by email, then phone,
+before anything is written, and a linked or matched customer's row targets its profile id, so
+Klaviyo's own matching never decides where a row goes. Each row carries exactly the attributes
+the per-record path would send (``Draft.profile_attributes``: absent stays absent, only a
+``when_empty = "clear"`` row sends null; seed 000 is about nulls in bulk imports).
+
+For one batch:
+
+1. Rows are cut into jobs of at most 10,000 profiles and 5 MB. A row that shares an
+   identifier (email, phone, profile id, external id) with an earlier row of the batch, or is
+   too large for a job, is written afterwards on its own, as the per-record path would: two
+   rows for one profile in one job would race inside Klaviyo.
+2. Jobs are submitted and polled to completion. Every import error is mapped back to its row
+   (by the ``external_id`` it carries, else the row its pointer names, else its identifiers)
+   and becomes the failure the per-record request would have given (``phone_rejected`` for a
+   phone Klaviyo refuses). A 404 on a row with a profile id is a stale link: that customer is
+   rerouted as on the per-record path.
+3. Created profiles are looked up in batches (``any(external_id,[…])``, then email, then phone
+   for rows without one) to store their links. A profile that existed before the job (Klaviyo
+   merged the row into it) is recorded as a match, as a 409 on create is per record.
+4. Consent, lists and outcomes follow through ``Writer.finish``, exactly as per record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..exceptions import (
+    FatalError,
+    KlaviyoAPIError,
+    KlaviyoNotFoundError,
+    KlaviyoSyncError,
+    KlaviyoTimeoutError,
+    KlaviyoUnavailableError,
+    KlaviyoUnexpectedError,
+    RecordError,
+)
+from ..klaviyo import KlaviyoClient
+from ..outcome import Link
+from ._failures import failed, failure_from_error
+from ._jobs import JOB_PATH, MAX_ROW_BYTES, Row, import_error, job_chunks, poll_delays, row_index
+from ._plan import BatchPlan, BatchResult, Planned
+from ._writer import Attempt, Writer, Written, duplicate_reason
+
+__all__ = ["BulkWriter"]
+
+log = logging.getLogger("klaviyo_sync.engine")
+
+_DONE = frozenset({"complete", "cancelled"})
+
+
+@dataclass(slots=True)
+class _Created:
+    """A create row Klaviyo imported: its profile id is still to be looked up."""
+
+    row: Row
+    job_created_at: datetime | None
+
+
+class _Alone:
+    """A row to write on its own, per record, once the jobs are done."""
+
+    __slots__ = ("reroute",)
+
+    def __init__(self, *, reroute: bool) -> None:
+        self.reroute = reroute
+
+
+_ALONE = _Alone(reroute=False)
+_REROUTE = _Alone(reroute=True)
+
+_Result = Attempt | _Created | _Alone
+
+
+class BulkWriter:
+    """Writes profiles with bulk import jobs, then hands over to ``Writer.finish``."""
+
+    def __init__(
+        self,
+        client: KlaviyoClient,
+        writer: Writer,
+        *,
+        poll: Callable[[], Iterator[float]] = poll_delays,
+        job_timeout: float = 3600.0,
+    ) -> None:
+        self._client = client
+        self._writer = writer
+        self._poll = poll
+        self._timeout = job_timeout
+
+    async def apply(self, plan: BatchPlan) -> tuple[BatchResult, FatalError | None]:
+        """Apply ``plan``; a FatalError stops nothing already under way and is returned."""
+        return await self._writer.finish(plan, await self.write(plan.planned))
+
+    async def write(self, planned: Sequence[Planned]) -> list[Attempt]:
+        """One attempt per planned customer, in order."""
+        results: list[_Result | None] = [None] * len(planned)
+        jobs_rows: list[tuple[int, Row]] = []
+        for index, row in _rows(planned):
+            if row is None:
+                results[index] = _ALONE
+            else:
+                jobs_rows.append((index, row))
+        chunks = list(job_chunks([row for _, row in jobs_rows]))
+        positions = [index for index, _ in jobs_rows]
+        done = await asyncio.gather(*(self._job(chunk) for chunk in chunks))
+        flat = [result for job in done for result in job]
+        for index, result in zip(positions, flat, strict=True):
+            results[index] = result
+        await self._resolve(results)
+        await self._alone(planned, results)
+        return [_settled(r) for r in results]
+
+    # -- one job -----------------------------------------------------------------------------
+
+    async def _job(self, rows: list[Row]) -> list[_Result]:
+        try:
+            return await self._run_job(rows)
+        except FatalError as err:
+            return [err] * len(rows)
+        except Exception as err:  # every customer ends in exactly one outcome
+            if not isinstance(err, KlaviyoSyncError):
+                log.exception("a bulk import job failed unexpectedly")
+            return [_failed(row.planned, err) for row in rows]
+
+    async def _run_job(self, rows: list[Row]) -> list[_Result]:
+        try:
+            job = await self._client.create_bulk_import_job([row.resource for row in rows])
+        except (RecordError, ValueError):
+            # Klaviyo refused the job as a whole for something in one of its rows: write them
+            # one by one so only the culprit fails, and with the error it deserves.
+            if len(rows) == 1:
+                raise
+            return [_ALONE] * len(rows)
+        job_id = str(job["id"])
+        finished = await self._wait(job_id)
+        attributes = finished.get("attributes") or {}
+        if attributes.get("status") != "complete":
+            raise KlaviyoUnavailableError(
+                f"bulk import job {job_id} was {attributes.get('status')} before it completed",
+                method="GET",
+                path=f"{JOB_PATH}/{job_id}",
+            )
+        errors: dict[int, KlaviyoAPIError] = {}
+        if int(attributes.get("failed_count") or 0) > 0:
+            errors = await self._errors(job_id, rows)
+        created_at = _timestamp(attributes.get("created_at"))
+        return [_imported(row, errors.get(i), created_at) for i, row in enumerate(rows)]
+
+    async def _wait(self, job_id: str) -> dict[str, Any]:
+        """Poll the job until it is done, backing off; past the timeout, KlaviyoTimeoutError."""
+        clock = self._client.clock
+        deadline = clock.monotonic() + self._timeout
+        for delay in self._poll():
+            await clock.sleep(delay)
+            job = await self._client.get_bulk_import_job(job_id)
+            if (job.get("attributes") or {}).get("status") in _DONE:
+                return job
+            if clock.monotonic() >= deadline:
+                break
+        raise KlaviyoTimeoutError(
+            f"bulk import job {job_id} not finished after {self._timeout:.0f}s",
+            method="GET",
+            path=f"{JOB_PATH}/{job_id}",
+        )
+
+    async def _errors(self, job_id: str, rows: list[Row]) -> dict[int, KlaviyoAPIError]:
+        """Each import error of the job, by the index of the row it belongs to."""
+        by_key: dict[tuple[str, str], int] = {}
+        for index, row in enumerate(rows):
+            for key in _keys(row.resource):
+                by_key.setdefault(key, index)
+        found: dict[int, KlaviyoAPIError] = {}
+        async for error in self._client.iter_bulk_import_errors(job_id):
+            at = _which_row(error, rows, by_key)
+            if at is None:
+                log.warning("bulk import job %s: an import error names no row we sent", job_id)
+                continue
+            found.setdefault(at, import_error(error, job_id=job_id))
+        return found
+
+    # -- after the jobs ----------------------------------------------------------------------
+
+    async def _resolve(self, results: list[_Result | None]) -> None:
+        """Look up the profiles Klaviyo created, by external id, then email, then phone."""
+        pending = {i: r for i, r in enumerate(results) if isinstance(r, _Created)}
+        for field in ("external_id", "email", "phone_number"):
+            wanted: dict[int, str] = {}
+            for i, created in pending.items():
+                value = _identifier(created.row, field)
+                if value is not None:
+                    wanted[i] = value
+            if not wanted:
+                continue
+            try:
+                profiles = await self._client.find_profiles(field, list(wanted.values()))
+            except FatalError as err:
+                for i in pending:
+                    results[i] = err
+                return
+            except KlaviyoSyncError as err:
+                for i, created in pending.items():
+                    results[i] = _failed(created.row.planned, err)
+                return
+            by_value = _by_value(profiles, field)
+            for i, value in wanted.items():
+                profile = by_value.get(value.lower() if field == "email" else value)
+                if profile is not None:
+                    results[i] = _written_create(pending.pop(i), profile)
+        for i, created in pending.items():
+            results[i] = _failed(created.row.planned, _not_found_after_import(created.row))
+
+    async def _alone(self, planned: Sequence[Planned], results: list[_Result | None]) -> None:
+        """Rows kept out of the jobs, refused with them, or rerouted: one request each."""
+        singles = [i for i, r in enumerate(results) if r is _ALONE]
+        reroutes = [i for i, r in enumerate(results) if r is _REROUTE]
+        tries = await self._writer.write_each([planned[i] for i in singles])
+        for i, attempt in zip(singles, tries, strict=True):
+            results[i] = attempt
+        rerouted = await asyncio.gather(*(self._writer.reroute(planned[i]) for i in reroutes))
+        for i, attempt in zip(reroutes, rerouted, strict=True):
+            results[i] = attempt
+
+
+def _rows(planned: Sequence[Planned]) -> Iterator[tuple[int, Row | None]]:
+    """Each plan's row, or None for one that must be written on its own."""
+    seen: set[tuple[str, str]] = set()
+    for index, p in enumerate(planned):
+        row = Row.of(p)
+        keys = _keys(row.resource)
+        if row.size > MAX_ROW_BYTES or not seen.isdisjoint(keys):
+            yield index, None
+            continue
+        seen.update(keys)
+        yield index, row
+
+
+def _keys(resource: dict[str, Any]) -> list[tuple[str, str]]:
+    """What could make two rows land on one profile: its id and its identifiers."""
+    keys = []
+    if isinstance(resource.get("id"), str):
+        keys.append(("id", resource["id"]))
+    attributes = resource.get("attributes") or {}
+    for field in ("email", "phone_number", "external_id"):
+        value = attributes.get(field)
+        if isinstance(value, str) and value:
+            keys.append((field, value.lower() if field == "email" else value))
+    return keys
+
+
+def _which_row(
+    error: dict[str, Any], rows: list[Row], by_key: dict[tuple[str, str], int]
+) -> int | None:
+    payload = (error.get("attributes") or {}).get("original_payload")
+    resource = payload if isinstance(payload, dict) else {}
+    attributes = resource.get("attributes") if isinstance(resource.get("attributes"), dict) else {}
+    external_id = (attributes or {}).get("external_id")
+    if isinstance(external_id, str) and ("external_id", external_id) in by_key:
+        return by_key[("external_id", external_id)]
+    index = row_index(error)
+    if index is not None and index < len(rows):
+        return index
+    for key in _keys(resource):
+        if key in by_key:
+            return by_key[key]
+    return None
+
+
+def _imported(row: Row, error: KlaviyoAPIError | None, created_at: datetime | None) -> _Result:
+    p = row.planned
+    if error is not None:
+        if isinstance(error, KlaviyoNotFoundError) and p.profile_id is not None:
+            return _REROUTE
+        return _failed(p, error)
+    if p.route == "create":
+        return _Created(row, created_at)
+    assert p.profile_id is not None
+    payload = p.draft.profile_document(p.profile_id)
+    if p.route == "update":
+        return Written(p, p.profile_id, "updated", payload)
+    how = p.matched_by or "matched_email"
+    return Written(p, p.profile_id, how, payload, Link(p.customer.id, p.profile_id, how))
+
+
+def _written_create(created: _Created, profile: dict[str, Any]) -> Written:
+    p = created.row.planned
+    profile_id = str(profile["id"])
+    attributes = profile.get("attributes") or {}
+    born = _timestamp(attributes.get("created"))
+    if born is None or created.job_created_at is None or born >= created.job_created_at:
+        link = Link(p.customer.id, profile_id, "created")
+        return Written(p, profile_id, "created", p.draft.profile_document(), link)
+    how, kind = duplicate_reason(p.draft, attributes)
+    note = f"bulk import merged this customer into existing profile {profile_id}; linked it"
+    payload = p.draft.profile_document(profile_id)
+    return Written(p, profile_id, kind, payload, Link(p.customer.id, profile_id, how), (note,))
+
+
+def _identifier(row: Row, field: str) -> str | None:
+    value = (row.resource.get("attributes") or {}).get(field)
+    return value if isinstance(value, str) and value else None
+
+
+def _by_value(profiles: list[dict[str, Any]], field: str) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for profile in profiles:
+        value = (profile.get("attributes") or {}).get(field)
+        if isinstance(value, str):
+            found.setdefault(value.lower() if field == "email" else value, profile)
+    return found
+
+
+def _not_found_after_import(row: Row) -> KlaviyoUnexpectedError:
+    return KlaviyoUnexpectedError(
+        "the bulk import reported no error for this customer, but no profile with its "
+        "external id, email or phone number was found afterwards",
+        method="POST",
+        path=JOB_PATH,
+    )
+
+
+def _failed(planned: Planned, error: BaseException) -> Attempt:
+    failure = failure_from_error(
+        error,
+        stage="write",
+        customer_id=planned.customer.id,
+        payload=planned.draft.profile_document(planned.profile_id),
+    )
+    return failed(planned.customer.id, failure, profile_id=planned.profile_id, route=planned.route)
+
+
+def _settled(result: _Result | None) -> Attempt:
+    assert result is not None, "every row has a result"
+    assert not isinstance(result, _Created | _Alone), result
+    return result
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
