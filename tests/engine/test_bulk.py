@@ -1,0 +1,234 @@
+"""The bulk strategy against the in-process sandbox: the same Klaviyo state as per record, import
+errors in the error log with the right customer, nothing sent for an unchanged resync."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from klaviyo_sync.outcome import Outcome
+from klaviyo_sync.sandbox import FaultRule
+from klaviyo_sync.sources import RecordsSource
+from tests.acceptance.customers import ada
+from tests.engine.twins import engine, klaviyo_state, strategy_world
+from tests.world import World
+
+JOBS = "/api/profile-bulk-import-jobs"
+
+
+def _customer(n: int, **extra: Any) -> dict[str, Any]:
+    return {"Id": n, "EmailAddress": f"c{n}@example.com", "FirstName": f"C{n}", **extra}
+
+
+def _mix() -> list[dict[str, Any]]:
+    """Every kind of customer the seed talks about, in one batch."""
+    return [
+        ada(),
+        _customer(1, Phone="+44 20 7946 0958", LastName="Wiśniewski"),
+        _customer(2, EmailAddress="Known@Example.com"),  # matches an existing profile by email
+        {"Id": 3, "Phone": "(212) 555-0100", "FirstName": "Phone only"},  # matches by phone
+        {"Id": 4, "Phone": "(646) 555-0101", "FirstName": "New phone only"},
+        _customer(5, Phone="(555) 010-0199"),  # possible, but Klaviyo rejects it
+        _customer(6, Phone="555 0100"),  # cannot be normalized: omitted, never null
+        {"Id": 7, "FirstName": "Nobody"},  # no identifier
+        _customer(8, EmailAddress="not-an-email"),  # Klaviyo refuses the email
+        _customer(9, EmailAddress="shared@example.com"),  # two customers, one email
+        _customer(10, EmailAddress="SHARED@example.com", LastName="Second"),
+        _customer(11, CustomFields={"Tier": "gold"}, Company="Zoë & Søren"),
+        _customer(12, Addresses=[{"Address1": "1 Shipping Lane", "IsPrimaryShipping": True}]),
+    ]
+
+
+def _seed_existing(world: World) -> None:
+    world.sandbox.create_profile(
+        {"email": "known@example.com", "title": "Kept", "phone_number": "+14155550123"}
+    )
+    world.sandbox.create_profile({"phone_number": "+12125550100", "title": "Kept too"})
+
+
+def _kinds(outcomes: list[Outcome]) -> dict[str, str]:
+    return {o.customer_id: o.failure.kind if o.failure is not None else o.kind for o in outcomes}
+
+
+async def test_bulk_and_per_record_leave_klaviyo_in_the_same_state(tmp_path: Path) -> None:
+    bulk = strategy_world(tmp_path / "bulk", "bulk")
+    per_record = strategy_world(tmp_path / "per-record", "per-record")
+    for world in (bulk, per_record):
+        _seed_existing(world)
+
+    first = [await world.sync(*_mix()) for world in (bulk, per_record)]
+    assert klaviyo_state(bulk) == klaviyo_state(per_record)
+    assert _kinds(first[0]) == _kinds(first[1])
+    assert _kinds(first[0]) == {
+        "55260": "created",
+        "1": "created",
+        "2": "matched_email",
+        "3": "matched_phone",
+        "4": "created",
+        "5": "phone_rejected",
+        "6": "created",
+        "7": "no_identifier",
+        "8": "invalid",
+        "9": "created",
+        "10": "matched_email",
+        "11": "created",
+        "12": "created",
+    }
+    assert bulk.requests("POST", JOBS), "the bulk world imported through a job"
+    assert not per_record.requests("POST", JOBS)
+
+    # A second run: changes, a new customer, and a linked profile someone deleted in Klaviyo.
+    for world in (bulk, per_record):
+        gone = world.sandbox.find_profile(external_id="4")
+        assert gone is not None
+        world.sandbox.delete_profile(gone.id)
+    changed = [
+        ada(LastName="King", Phone=None),
+        _customer(1, Phone="+44 20 7946 0958", LastName="Nowak"),
+        {"Id": 4, "Phone": "(646) 555-0101", "FirstName": "Back again"},
+        _customer(13),
+    ]
+    second = [await world.sync(*changed) for world in (bulk, per_record)]
+    assert klaviyo_state(bulk) == klaviyo_state(per_record)
+    assert _kinds(second[0]) == _kinds(second[1])
+    assert _kinds(second[0]) == {
+        "55260": "updated",
+        "1": "updated",
+        "4": "created",
+        "13": "created",
+    }
+    for world in (bulk, per_record):
+        ada_profile = world.by_email("ada@example.com")
+        assert ada_profile is not None
+        assert ada_profile.phone_number == "+14155552671", "no phone in the source keeps Klaviyo's"
+
+
+async def test_import_errors_land_in_the_error_log_with_the_right_customer(
+    tmp_path: Path,
+) -> None:
+    world = strategy_world(tmp_path, "bulk")
+    good = [_customer(n, Phone=f"(415) 555-{2600 + n:04d}") for n in range(20)]
+    rejected = _customer(77, Phone="(555) 010-0177")
+    refused = _customer(78, EmailAddress="nope@")
+    outcomes = await world.sync(*good[:10], rejected, *good[10:], refused)
+
+    assert [len(world.requests("POST", JOBS))] == [1]
+    with world.store() as store:
+        failures = {f.customer_id: f for f in store.list_failures()}
+        links = store.get_links([str(n) for n in range(20)])
+    assert set(failures) == {"77", "78"}
+    assert (failures["77"].kind, failures["77"].stage) == ("phone_rejected", "write")
+    assert failures["77"].detail["payload"]["data"]["attributes"]["phone_number"] == "+15550100177"
+    assert failures["77"].detail["klaviyo"]["pointer"] == "/data/attributes/phone_number"
+    assert "bulk import job" in failures["77"].message
+    assert failures["78"].kind == "invalid"
+    assert failures["78"].detail["klaviyo"]["pointer"] == "/data/attributes/email"
+    assert len(links) == 20, "every imported customer is linked to its own profile"
+    for n, link in links.items():
+        assert world.profile(link.profile_id).external_id == n
+    assert {o.customer_id for o in outcomes if o.kind == "created"} == {str(n) for n in range(20)}
+
+
+@pytest.mark.parametrize("strategy", ["bulk", "per-record", "auto"])
+async def test_an_unchanged_resync_sends_no_write_request(tmp_path: Path, strategy: str) -> None:
+    world = strategy_world(tmp_path, strategy, KLAVIYO_SYNC_BULK_THRESHOLD="2")
+    customers = [ada(), *(_customer(n) for n in range(5))]
+    await world.sync(*customers)
+    before = len(world.sandbox.requests)
+
+    outcomes = await world.sync(*customers)
+
+    assert {o.kind for o in outcomes} == {"unchanged"}
+    assert list(world.sandbox.requests)[before:] == [], "not a single request, read or write"
+    resent = await world.sync(*customers, full=True)
+    assert {o.kind for o in resent} == {"updated"}
+
+
+async def test_auto_uses_jobs_only_for_batches_past_the_threshold(tmp_path: Path) -> None:
+    world = strategy_world(tmp_path, "auto", KLAVIYO_SYNC_BULK_THRESHOLD="3")
+    await world.sync(_customer(1), _customer(2))
+    assert not world.requests("POST", JOBS)
+    assert len(world.requests("POST", "/api/profiles")) == 2
+
+    await world.sync(*(_customer(n) for n in range(3, 8)))
+    assert len(world.requests("POST", JOBS)) == 1
+    assert len(world.requests("POST", "/api/profiles")) == 2
+
+
+async def test_the_bulk_path_never_sends_null_and_keeps_what_the_source_lacks(
+    tmp_path: Path,
+) -> None:
+    # Seed 000: a record without a phone must not clear the phone Klaviyo has.
+    world = strategy_world(tmp_path, "bulk")
+    world.sandbox.create_profile(
+        {"email": "ada@example.com", "phone_number": "+14155552671", "title": "Countess"}
+    )
+    bare = {"Id": 55260, "EmailAddress": "ada@example.com", "Phone": "", "Company": None}
+    [outcome] = await world.sync(bare)
+
+    assert outcome.kind == "matched_email"
+    [job] = world.requests("POST", JOBS)
+    [row] = job.body["data"]["attributes"]["profiles"]["data"]
+    assert "phone_number" not in row["attributes"]
+    assert "organization" not in row["attributes"]
+    assert "location" not in row["attributes"]
+    profile = world.by_email("ada@example.com")
+    assert profile is not None
+    assert (profile.phone_number, profile.title) == ("+14155552671", "Countess")
+
+
+async def test_a_job_refused_whole_is_written_per_record_so_only_the_culprit_fails(
+    tmp_path: Path,
+) -> None:
+    world = strategy_world(tmp_path, "bulk")
+    huge = _customer(99, CustomFields={"Notes": "x" * 120_000})
+    world.with_mapping(
+        '[[rows]]\ndestination = "Notes"\nkind = "formula"\nsource = "custom(\'Notes\')"\n'
+    )
+    outcomes = await world.sync(_customer(1), huge, _customer(2))
+
+    kinds = _kinds(outcomes)
+    assert kinds["1"] == kinds["2"] == "created"
+    assert kinds["99"] != "created"
+    [job] = world.requests("POST", JOBS)
+    assert len(job.body["data"]["attributes"]["profiles"]["data"]) == 2
+
+
+async def test_klaviyo_unavailable_for_jobs_fails_the_rows_as_retryable(tmp_path: Path) -> None:
+    world = strategy_world(tmp_path, "bulk")
+    world.sandbox.set_faults([FaultRule(operation="bulk_import_profiles", status=503)])
+    outcomes = await world.sync(_customer(1), _customer(2))
+    assert {(o.failure.kind, o.failure.retryable) for o in outcomes if o.failure} == {
+        ("klaviyo_unavailable", True)
+    }
+    world.sandbox.set_faults([])
+    again = await world.sync(_customer(1), _customer(2))
+    assert {o.kind for o in again} == {"created"}
+
+
+async def test_batches_overlap_but_one_customer_is_never_written_twice_at_once(
+    tmp_path: Path,
+) -> None:
+    world = strategy_world(tmp_path, "bulk")
+    source = RecordsSource(
+        [_customer(1), _customer(2), _customer(3), _customer(1, LastName="Later"), _customer(4)]
+    )
+    outcomes: list[Outcome] = []
+    with world.store() as store:
+        run = engine(world, store, strategy="bulk", bulk_batch_size=2)
+        summary = await run.run(source, on_outcome=outcomes.append)
+        links = store.get_links(["1", "2", "3", "4"])
+
+    assert summary.total == 5
+    assert [(o.customer_id, o.kind) for o in outcomes] == [
+        ("1", "created"),
+        ("2", "created"),
+        ("3", "created"),
+        ("1", "updated"),
+        ("4", "created"),
+    ]
+    assert len(world.sandbox.profiles) == 4
+    assert world.profile(links["1"].profile_id).last_name == "Later"
+    assert len({link.profile_id for link in links.values()}) == 4
