@@ -20,16 +20,26 @@ from fastapi import FastAPI
 from klaviyo_sync.config import Settings
 from klaviyo_sync.store import Store
 from klaviyo_sync.web import SIGNATURE_HEADER, WEBHOOK_PATH, create_app, sign
+from tests.world import World
 
+from .dashboard import TOKEN as DASHBOARD_TOKEN
+from .dashboard import Dashboard, make_app
 from .fakes import SpyStore
 
 SECRET = "whsec-test-0123456789abcdef-do-not-log"
+TOKEN = DASHBOARD_TOKEN
 
 
-def settings(*, secret: str | None = SECRET, triggers: str = "created,updated") -> Settings:
+def settings(
+    *, secret: str | None = SECRET, triggers: str = "created,updated", token: str | None = None
+) -> Settings:
     # As the environment gives them: a string each.
     return Settings.model_validate(
-        {"KLAVIYO_SYNC_WEBHOOK_SECRET": secret, "KLAVIYO_SYNC_TRIGGERS": triggers}
+        {
+            "KLAVIYO_SYNC_WEBHOOK_SECRET": secret,
+            "KLAVIYO_SYNC_TRIGGERS": triggers,
+            "KLAVIYO_SYNC_DASHBOARD_TOKEN": token,
+        }
     )
 
 
@@ -52,6 +62,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # The environment wins over constructor values in Settings; keep the tests' own.
     monkeypatch.delenv("KLAVIYO_SYNC_WEBHOOK_SECRET", raising=False)
     monkeypatch.delenv("KLAVIYO_SYNC_TRIGGERS", raising=False)
+    monkeypatch.delenv("KLAVIYO_SYNC_DASHBOARD_TOKEN", raising=False)
 
 
 @dataclass(frozen=True)
@@ -125,3 +136,20 @@ def post(client: httpx.AsyncClient) -> Post:
         )
 
     return send
+
+
+@pytest.fixture
+async def dashboard(tmp_path: Path) -> AsyncIterator[Dashboard]:
+    """The dashboard with a token, a customer file as its source, an in-process sandbox."""
+    source = tmp_path / "customers.jsonl"
+    source.write_text("")
+    world = World.make(
+        tmp_path,
+        KLAVIYO_SYNC_DASHBOARD_TOKEN=DASHBOARD_TOKEN,
+        KLAVIYO_SYNC_SOURCE=str(source),
+        KLAVIYO_SYNC_TRIGGERS="updated",
+    )
+    with Store.open(world.settings.store_url) as opened:
+        app = make_app(world, opened)
+        async with client_for(app) as web:
+            yield Dashboard(world, opened, app, web)

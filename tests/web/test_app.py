@@ -16,7 +16,7 @@ from openapi_schema_validator import OAS31Validator
 from klaviyo_sync.store import Store
 from klaviyo_sync.web import MAX_WEBHOOK_BYTES, SIGNATURE_HEADER, WEBHOOK_PATH, create_app, sign
 
-from .conftest import SECRET, client_for, event_body, queued, settings, signed
+from .conftest import SECRET, TOKEN, client_for, event_body, queued, settings, signed
 
 
 async def test_healthz_answers_ok_without_authentication(client: httpx.AsyncClient) -> None:
@@ -43,15 +43,13 @@ async def test_unknown_paths_and_methods_use_the_error_envelope(client: httpx.As
 
 
 async def test_request_validation_errors_use_the_error_envelope(store: Store) -> None:
-    # The dashboard's /api/ routes will take typed parameters; their refusals look the same.
-    app = create_app(settings(), store)
-
-    @app.get("/api/failures/{failure_id}")
-    async def failure(failure_id: int) -> dict[str, int]:
-        return {"id": failure_id}
+    # The dashboard's /api/ routes take typed parameters; their refusals look the same.
+    app = create_app(settings(token=TOKEN), store)
 
     async with client_for(app) as client:
-        response = await client.get("/api/failures/abc")
+        response = await client.get(
+            "/api/failures/abc", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
 
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_request"

@@ -1,5 +1,6 @@
 """The web app ``klaviyo-sync serve`` runs: the signed webhook receiver (the seed's outbound
-triggers) and a health check, in one FastAPI app that the dashboard will join.
+triggers), a health check, and Integration Monitoring (the dashboard and its JSON API), in one
+FastAPI app.
 
 ```python
 app = create_app(settings, store, on_enqueued=worker.wake)
@@ -12,16 +13,25 @@ or an error ``{"error": {"code": …, "message": …}}``: 503 without KLAVIYO_SY
 413 over ``MAX_WEBHOOK_BYTES``, 401 for a missing, malformed or wrong signature, 400 for bad
 JSON, 422 for an unknown event or a customer the engine would refuse. ``GET /healthz`` answers
 ``{"status": "ok"}``. The OpenAPI document is at ``/openapi.json``.
+
+The dashboard's pages (``/`` Overview, ``/failures`` Error Logs, ``/sync`` Manual Sync,
+``/links``, ``/runs``) and ``/api/…`` want KLAVIYO_SYNC_DASHBOARD_TOKEN: typed once on
+``/login`` (a signed, HttpOnly, SameSite=Strict session cookie follows), or sent to the API as
+``Authorization: Bearer <token>``. Without a token configured they answer 503. A session's
+POST carries its CSRF token (form field ``csrf_token``, header ``X-CSRF-Token``).
 """
 
 from __future__ import annotations
 
 from ._app import Lifespan, create_app
+from ._auth import CSRF_HEADER, SESSION_COOKIE
 from ._hooks import MAX_WEBHOOK_BYTES, WEBHOOK_PATH
 from ._signature import SIGNATURE_HEADER, sign
 
 __all__ = [
+    "CSRF_HEADER",
     "MAX_WEBHOOK_BYTES",
+    "SESSION_COOKIE",
     "SIGNATURE_HEADER",
     "WEBHOOK_PATH",
     "Lifespan",

@@ -1,9 +1,9 @@
-"""The one ASGI app ``klaviyo-sync serve`` runs: health check and webhook receiver today, the
-dashboard and its ``/api/`` tomorrow.
+"""The one ASGI app ``klaviyo-sync serve`` runs: health check, webhook receiver, and the
+Integration Monitoring dashboard with its ``/api/``.
 
-Each area is its own router, so the dashboard can put its token check on its own routes while
-the webhook keeps its signature check and ``/healthz`` stays open for load balancers. Settings
-and the store are on ``app.state`` for routers added later.
+Each area is its own router with its own access rule: ``/healthz`` is open for load balancers,
+the webhook checks its signature, the pages and ``/api/`` want the dashboard token (see
+``_auth``). Settings and the store are on ``app.state``.
 """
 
 from __future__ import annotations
@@ -13,13 +13,19 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..config import Settings
 from ..store import Store
+from ..sync import Connections
+from ._api import api_router
+from ._auth import Gate
 from ._errors import install_error_handlers
 from ._hooks import webhook_router
 from ._models import HealthStatus, request_schemas
+from ._monitor import Monitor
+from ._pages import STATIC_DIR, LoginRequired, html_error, login_redirect, page_router
 
 __all__ = ["Lifespan", "create_app"]
 
@@ -27,7 +33,9 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 _DESCRIPTION = (
     "Keeps Klaviyo profiles in step with customer records. Every refusal is "
-    '`{"error": {"code": …, "message": …}}`.'
+    '`{"error": {"code": …, "message": …}}`. The `dashboard` operations want '
+    "`Authorization: Bearer <KLAVIYO_SYNC_DASHBOARD_TOKEN>` (or the dashboard's session cookie "
+    "plus an `X-CSRF-Token` header on POST)."
 )
 
 
@@ -43,6 +51,17 @@ class _App(FastAPI):
             document = super().openapi()
             components = document.setdefault("components", {}).setdefault("schemas", {})
             components.update(request_schemas())
+            document["components"]["securitySchemes"] = {
+                "dashboardToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "KLAVIYO_SYNC_DASHBOARD_TOKEN",
+                }
+            }
+            for path, operations in document.get("paths", {}).items():
+                if path.startswith("/api/"):
+                    for operation in operations.values():
+                        operation["security"] = [{"dashboardToken": []}]
         return super().openapi()
 
 
@@ -52,10 +71,12 @@ def create_app(
     *,
     on_enqueued: Callable[[], None] | None = None,
     lifespan: Lifespan | None = None,
+    connections: Connections | None = None,
 ) -> FastAPI:
     """The app. ``on_enqueued`` is called (on the event loop) after an event is queued, so an
     in-process worker can wake at once instead of waiting for its next poll; ``lifespan``
-    starts and stops such a worker with the server."""
+    starts and stops such a worker with the server. ``connections`` is how the dashboard's
+    manual syncs, retries and email lookups reach Klaviyo (default: from the settings)."""
     app = _App(
         title="klaviyo-sync",
         version=__version__,
@@ -67,9 +88,16 @@ def create_app(
     )
     app.state.settings = settings
     app.state.store = store
-    install_error_handlers(app)
+    gate = Gate(settings.dashboard_token)
+    app.state.dashboard_gate = gate
+    monitor = Monitor(settings, store, connections=connections)
+    install_error_handlers(app, html=html_error(gate))
+    app.add_exception_handler(LoginRequired, login_redirect)
     app.include_router(_health_router())
     app.include_router(webhook_router(settings, store, on_enqueued))
+    app.include_router(api_router(monitor, gate))
+    app.include_router(page_router(monitor, gate))
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 
