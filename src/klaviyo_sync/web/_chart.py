@@ -105,10 +105,11 @@ class ChartLayout:
 
 
 def _nice_max(value: int) -> int:
-    """The smallest of 1, 2, 5 × 10ⁿ at or above ``value`` (at least 1)."""
+    """The smallest of 2, 4, 10 × 10ⁿ at or above ``value``: its half, the middle tick, is a
+    whole number too (counts of customers have no halves)."""
     magnitude = 1
     while True:
-        for factor in (1, 2, 5):
+        for factor in (2, 4, 10):
             if factor * magnitude >= value:
                 return factor * magnitude
         magnitude *= 10
@@ -133,10 +134,8 @@ def layout(chart: Chart) -> ChartLayout:
     plot_height = result.baseline - _TOP
     slot = (WIDTH - _LEFT) / max(len(chart.buckets), 1)
     scale = plot_height / top
-    for fraction in (0.0, 0.5, 1.0):
-        value = top * fraction
-        label = f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
-        result.y_ticks.append(Tick(result.baseline - value * scale, label))
+    for value in (0, top // 2, top):
+        result.y_ticks.append(Tick(result.baseline - value * scale, f"{value:,}"))
     every = max(1, len(chart.buckets) // 6)
     for i, bucket in enumerate(chart.buckets):
         x = _LEFT + i * slot

@@ -247,6 +247,8 @@ class Monitor:
     async def _store(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return await asyncio.to_thread(call, *args, **kwargs)
+        except NotFoundError:
+            raise  # a StoreError too, but the caller's to answer (404)
         except StoreError as err:
             raise WebError(503, "store_unavailable", str(err)) from None
 

@@ -25,7 +25,7 @@ from ._chart import RANGES, Range, layout
 from ._errors import WebError, wants_html
 from ._hooks import read_body
 from ._monitor import Monitor
-from ._monitor_models import MAX_RETRY_IDS, OUTCOME_KINDS, RetryRequest
+from ._monitor_models import MAX_RETRY_IDS, OUTCOME_KINDS, RetryRequest, SyncResult
 
 __all__ = ["STATIC_DIR", "LoginRequired", "html_error", "login_redirect", "page_router"]
 
@@ -323,30 +323,41 @@ def page_router(monitor: Monitor, gate: Gate) -> APIRouter:
 
     @router.get("/sync")
     async def sync_form(session: SignedIn) -> Response:
-        return render(
-            "sync.html",
-            session=session,
-            title="Manual Sync",
-            nav="sync",
-            source=monitor.settings.source is not None,
-            customer_id="",
-            result=None,
-        )
+        return _sync_page(session, customer_id="")
 
     @router.post("/sync")
     async def sync(session: SignedIn, form: Posted) -> Response:
         customer_id = _one(form, "customer_id").strip()
         if not customer_id or len(customer_id) > 200:
-            raise WebError(422, "invalid_request", "enter a customer id, e.g. 55260")
-        result = await monitor.manual_sync(customer_id)
+            message = "Enter a customer id of at most 200 characters, e.g. 55260."
+            return _sync_page(session, customer_id=customer_id[:200], status=422, error=message)
+        try:
+            result = await monitor.manual_sync(customer_id)
+        except WebError as err:
+            # Shown beside the form, so the id can be corrected and sent again.
+            return _sync_page(
+                session, customer_id=customer_id, status=err.status, error=err.message
+            )
+        return _sync_page(session, customer_id=customer_id, result=result)
+
+    def _sync_page(
+        session: Session,
+        *,
+        customer_id: str,
+        status: int = 200,
+        result: SyncResult | None = None,
+        error: str | None = None,
+    ) -> Response:
         return render(
             "sync.html",
             session=session,
+            status=status,
             title="Manual Sync",
             nav="sync",
-            source=True,
+            source=monitor.settings.source is not None,
             customer_id=customer_id,
             result=result,
+            error=error,
         )
 
     # Links
