@@ -9,6 +9,7 @@ the validity check happens here instead, and an invalid number is omitted before
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -33,10 +34,21 @@ _COUNTRY_ALIASES = {
 }
 
 
+# Regions whose numbers are +1 and ten digits (the North American Numbering Plan): there,
+# "possible" is a length check simple enough to skip phonenumbers for the common shapes.
+_NANP_REGIONS = frozenset({"US", "CA"})
+_NANP_LEADING = frozenset("23456789")
+
+
 def region_for_country(country: str | None) -> str | None:
     """The phonenumbers region for a billing country (ISO alpha-2 or a common name), or None."""
     if not country:
         return None
+    return _region(country)
+
+
+@functools.lru_cache(maxsize=1024)
+def _region(country: str) -> str | None:
     key = " ".join(country.upper().replace(".", "").split())
     region = _COUNTRY_ALIASES.get(key, key)
     return region if region in phonenumbers.SUPPORTED_REGIONS else None
@@ -62,6 +74,30 @@ def normalize_phone(
         candidate, default = "+" + digits[2:], None
     else:
         candidate, default = digits, region_for_country(country) or region
+    if not strict:
+        fast = _nanp(candidate, default)
+        if fast is not None:
+            return fast
+    return _normalized(candidate, default, strict)
+
+
+def _nanp(candidate: str, default: str | None) -> str | None:
+    """E.164 for a plain NANP number (ten digits, the first 2-9), without phonenumbers: it
+    would find the same, as it checks only the length. None means "ask phonenumbers"."""
+    if not candidate.isascii():  # other scripts' digits: phonenumbers knows them
+        return None
+    if default is None:
+        is_plain = len(candidate) == 12 and candidate[1] == "1" and candidate[2] in _NANP_LEADING
+        return candidate if is_plain else None
+    if default in _NANP_REGIONS and len(candidate) == 10 and candidate[0] in _NANP_LEADING:
+        return "+1" + candidate
+    return None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _normalized(candidate: str, default: str | None, strict: bool) -> str | None:
+    """phonenumbers' answer for digits (with a leading + when they carry a country code);
+    cached, as a resync or a busy worker sees the same numbers again and again."""
     try:
         number = phonenumbers.parse(candidate, default)
     except phonenumbers.NumberParseException:

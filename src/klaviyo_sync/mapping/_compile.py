@@ -243,7 +243,7 @@ def _compile_formula(row: MappingRow, target: Destination) -> _CompiledRow:
     except FormulaSyntaxError as err:
         raise _RowProblem(f"formula {row.source!r}: {err}") from None
     return _CompiledRow(
-        row, target, lambda _customer, scope: formula(scope.names), f"formula {row.source!r}"
+        row, target, lambda _customer, scope: formula.evaluate(scope), f"formula {row.source!r}"
     )
 
 

@@ -36,7 +36,7 @@ from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from ..customer import Customer
+from ..customer import Address, Customer
 from ..phone import normalize_phone
 from ._model import PhoneSettings
 from ._values import is_empty, to_text
@@ -188,16 +188,32 @@ _ENV: Final = _environment()
 
 
 class Formula:
-    """A compiled formula: call it with the names it may see, get its value (None if undefined)."""
+    """A compiled formula: call it with the names it may see, get its value (None if undefined).
 
-    __slots__ = ("_expression", "text")
+    The commonest shapes (``billing.City``, ``e164(Phone)``, ``custom('Tier')``, ``link()``)
+    also get a plain Python reader, which ``evaluate`` uses whenever the data lets it give
+    exactly what Jinja would; anything else goes through Jinja.
+    """
 
-    def __init__(self, text: str, expression: TemplateExpression) -> None:
+    __slots__ = ("_expression", "_fast", "text")
+
+    def __init__(
+        self, text: str, expression: TemplateExpression, fast: _FastReader | None = None
+    ) -> None:
         self.text = text
         self._expression = expression
+        self._fast = fast
 
     def __call__(self, names: Mapping[str, Any]) -> Any:
         return self._expression(names)
+
+    def evaluate(self, scope: FormulaScope) -> Any:
+        """The formula's value for the customer ``scope`` describes."""
+        if self._fast is not None:
+            value = self._fast(scope)
+            if value is not _SLOW:
+                return value
+        return self._expression(scope.names)
 
     def __repr__(self) -> str:
         return f"Formula({self.text!r})"
@@ -208,12 +224,12 @@ def compile_formula(text: str) -> Formula:
     if not isinstance(text, str) or not text.strip():
         raise FormulaSyntaxError("a formula must be a non-empty expression")
     try:
-        return Formula(text, _compile(text))
+        return Formula(text, *_compile(text))
     except RecursionError:
         raise FormulaSyntaxError("the formula is nested too deeply") from None
 
 
-def _compile(text: str) -> TemplateExpression:
+def _compile(text: str) -> tuple[TemplateExpression, _FastReader | None]:
     parser = Parser(_ENV, text, state="variable")
     try:
         expression = parser.parse_expression()
@@ -222,13 +238,79 @@ def _compile(text: str) -> TemplateExpression:
     except TemplateSyntaxError as err:
         raise FormulaSyntaxError(f"syntax error: {err.message}") from None
     _vet(expression)
+    fast = _fast_reader(expression)
     _blank_none_in_concat(expression)
     body = [nodes.Assign(nodes.Name("result", "store"), expression, lineno=1)]
     try:
         template = _ENV.from_string(nodes.Template(body, lineno=1))
     except TemplateError as err:  # pragma: no cover - _vet rejects what Jinja would
         raise FormulaSyntaxError(str(err)) from None
-    return TemplateExpression(template, undefined_to_none=True)
+    return TemplateExpression(template, undefined_to_none=True), fast
+
+
+# -- the fast readers --------------------------------------------------------------------------
+#
+# A reader returns what Jinja would for the same scope, or _SLOW when the data leaves the
+# shapes it knows (a path through something that is not an object), and Jinja decides.
+
+_SLOW: Final = object()
+_FastReader = Callable[["FormulaScope"], Any]
+_Path = tuple[str, ...]
+# Names a formula sees that are not the record's own keys (see FormulaScope.names).
+_SCOPE_NAMES: Final = frozenset(HELPERS)
+
+
+def _fast_reader(expression: nodes.Expr) -> _FastReader | None:
+    """A plain reader for ``path``, ``link()``, ``custom('name')`` or ``e164(path)``."""
+    path = _path_of(expression)
+    if path is not None:
+        return lambda scope: _read(scope, path)
+    if not isinstance(expression, nodes.Call) or not isinstance(expression.node, nodes.Name):
+        return None
+    if expression.kwargs or expression.dyn_args or expression.dyn_kwargs:
+        return None
+    name, args = expression.node.name, expression.args
+    if name == "link" and not args:
+        return lambda scope: scope.link()
+    if name == "custom" and len(args) == 1 and isinstance(args[0], nodes.Const):
+        key = args[0].value
+        return lambda scope: scope.custom(key)
+    argument = _path_of(args[0]) if name == "e164" and len(args) == 1 else None
+    if argument is not None:
+        return lambda scope: _e164(scope, argument)
+    return None
+
+
+def _path_of(node: nodes.Node) -> _Path | None:
+    """``billing.City`` → ("billing", "City"); None for anything but names and text keys."""
+    parts: list[str] = []
+    while isinstance(node, nodes.Getattr | nodes.Getitem):
+        if isinstance(node, nodes.Getattr):
+            parts.append(node.attr)
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            parts.append(node.arg.value)
+        else:
+            return None
+        node = node.node
+    if not isinstance(node, nodes.Name) or node.name in _CALLABLE:
+        return None
+    parts.append(node.name)
+    return tuple(reversed(parts))
+
+
+def _read(scope: FormulaScope, path: _Path) -> Any:
+    value = scope.name(path[0])
+    for key in path[1:]:
+        if isinstance(value, Mapping):
+            value = value.get(key)
+        elif value is not None:
+            return _SLOW
+    return value
+
+
+def _e164(scope: FormulaScope, path: _Path) -> Any:
+    value = _read(scope, path)
+    return _SLOW if value is _SLOW else scope.e164(value)
 
 
 def _walk(expression: nodes.Expr) -> list[nodes.Node]:
@@ -305,43 +387,77 @@ class FormulaScope:
 
     ``phone_failures`` collects the numbers ``e164`` could not normalize while one row was
     evaluated, so the row can tell "no phone" (empty, may clear) from "a phone we could not
-    use" (omitted, never cleared).
+    use" (omitted, never cleared). The billing address and Jinja's names are found on first
+    use: most formulas never need the names.
     """
 
-    __slots__ = ("_country", "_custom", "_phone", "_profile_id", "names", "phone_failures")
+    __slots__ = (
+        "_billing",
+        "_custom",
+        "_customer",
+        "_names",
+        "_phone",
+        "_profile_id",
+        "phone_failures",
+    )
 
     def __init__(self, customer: Customer, *, profile_id: str | None, phone: PhoneSettings):
-        billing = customer.primary_billing
-        shipping = next((a for a in customer.addresses if a.is_primary_shipping), None)
-        self._country = billing.country if billing else None
+        self._customer = customer
         self._custom = customer.custom_fields
         self._phone = phone
         self._profile_id = profile_id
+        self._billing: Any = _SLOW
+        self._names: Mapping[str, Any] | None = None
         self.phone_failures: list[str] = []
-        names: dict[str, Any] = {k: v for k, v in customer.raw.items() if isinstance(k, str)}
-        # Helpers after the record's keys: a record key named "link" must not shadow link().
-        names.update(
-            customer=customer.raw,
-            billing=billing.raw if billing else None,
-            shipping=shipping.raw if shipping else None,
-            custom=self.custom,
-            link=self.link,
-            e164=self.e164,
-            coalesce=coalesce,
-        )
-        self.names: Mapping[str, Any] = names
+
+    @property
+    def billing(self) -> Address | None:
+        if self._billing is _SLOW:
+            self._billing = self._customer.primary_billing
+        billing: Address | None = self._billing
+        return billing
+
+    @property
+    def names(self) -> Mapping[str, Any]:
+        """Every name a Jinja formula sees: the record's keys, then the helpers."""
+        if self._names is None:
+            customer, billing = self._customer, self.billing
+            shipping = next((a for a in customer.addresses if a.is_primary_shipping), None)
+            names: dict[str, Any] = {k: v for k, v in customer.raw.items() if isinstance(k, str)}
+            # Helpers after the record's keys: a record key named "link" must not shadow link().
+            names.update(
+                customer=customer.raw,
+                billing=billing.raw if billing else None,
+                shipping=shipping.raw if shipping else None,
+                custom=self.custom,
+                link=self.link,
+                e164=self.e164,
+                coalesce=coalesce,
+            )
+            self._names = names
+        return self._names
+
+    def name(self, name: str) -> Any:
+        """One name's value, as ``names`` has it (None for a name it lacks)."""
+        if name == "billing":
+            billing = self.billing
+            return billing.raw if billing else None
+        if name in _SCOPE_NAMES:
+            return self.names.get(name)
+        return self._customer.raw.get(name)
 
     @property
     def country(self) -> str | None:
         """The primary billing address's country: it supplies a phone's country code."""
-        return self._country
+        billing = self.billing
+        return billing.country if billing else None
 
     def normalize(self, raw: str, country: str | None = None) -> str | None:
         """``raw`` as E.164 under this run's phone settings, or None."""
         return normalize_phone(
             raw,
             region=self._phone.region,
-            country=country or self._country,
+            country=country or self.country,
             strict=self._phone.strict,
         )
 
