@@ -47,6 +47,19 @@ CHROMIUM_ARGS = [
 ]
 
 
+def playwright_api() -> Any:
+    """``playwright.sync_api``; at import time of a test module, skip it (or fail, in CI) when
+    Playwright is not installed."""
+    try:
+        from playwright import sync_api
+    except ImportError:
+        message = "Playwright for Python is not installed (pip install playwright)"
+        if REQUIRED:
+            pytest.fail(f"{message}; CI must run the browser tests", pytrace=False)
+        pytest.skip(message, allow_module_level=True)
+    return sync_api
+
+
 def chromium_problem() -> tuple[str | None, str | None]:
     """(the browser's path, None), or (None, why the browser tests cannot run)."""
     try:

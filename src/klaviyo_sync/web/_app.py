@@ -8,6 +8,7 @@ the webhook checks its signature, the pages and ``/api/`` want the dashboard tok
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -28,6 +29,8 @@ from ._monitor import Monitor
 from ._pages import STATIC_DIR, LoginRequired, html_error, login_redirect, page_router
 
 __all__ = ["Lifespan", "create_app"]
+
+logger = logging.getLogger("klaviyo_sync.web")
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -89,6 +92,10 @@ def create_app(
     app.state.settings = settings
     app.state.store = store
     gate = Gate(settings.dashboard_token)
+    if not gate.configured:
+        logger.warning(
+            "the dashboard and /api/ are closed: KLAVIYO_SYNC_DASHBOARD_TOKEN is not set"
+        )
     app.state.dashboard_gate = gate
     monitor = Monitor(settings, store, connections=connections)
     install_error_handlers(app, html=html_error(gate))

@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ..outcome import FAILURE_KINDS
 from ._auth import CSRF_FIELD, Gate, Session
 from ._chart import RANGES, Range, layout
-from ._errors import WebError, wants_html
+from ._errors import HtmlRenderer, WebError, wants_html
 from ._hooks import read_body
 from ._monitor import Monitor
 from ._monitor_models import MAX_RETRY_IDS, OUTCOME_KINDS, RetryRequest, SyncResult
@@ -97,7 +97,7 @@ async def login_redirect(request: Request, exc: Exception) -> Response:
     return RedirectResponse(f"/login?{urlencode({'next': exc.next_path})}", status_code=303)
 
 
-def html_error(gate: Gate) -> Any:
+def html_error(gate: Gate) -> HtmlRenderer:
     """The renderer for refusals on page routes (see ``wants_html``)."""
 
     async def page(request: Request, status: int, code: str, message: str) -> Response:
