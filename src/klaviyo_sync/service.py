@@ -101,7 +101,7 @@ async def _until_signalled(settings: Settings) -> None:
 
 
 def serve(settings: Settings, *, host: str, port: int, worker: bool = True) -> None:
-    """The receiver (and the dashboard, when it exists) with an in-process worker."""
+    """The receiver, the dashboard and its /api/, with an in-process worker."""
     from .store import Store
     from .web import create_app
 
