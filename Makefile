@@ -1,11 +1,12 @@
-# The two commands a newcomer needs: `make demo` and `make test`.
+# The two commands a newcomer needs: `make demo` and `make test`. `make bench` measures
+# (a few minutes; `make bench N=1000000` for the large run) and is not part of `make test`.
 # Both create .venv on first use and install the project with its dev extras into it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit clean
+.PHONY: demo test lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("klaviyo-sync needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -28,6 +29,11 @@ unit: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck unit
+
+N ?= 20000
+PER_RECORD_N ?= 1000
+bench: $(STAMP)
+	$(BIN)/python -m bench -n $(N) --per-record-n $(PER_RECORD_N)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -64,6 +64,15 @@ class CountingTransport(httpx.AsyncBaseTransport):
 
 
 def peak_rss_mb() -> float:
+    """This process's own peak RSS. Linux carries ``ru_maxrss`` over from the parent across
+    exec (the runner, which holds the sandbox, is large), so VmHWM is read where there is one:
+    it belongs to this process's memory alone."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
