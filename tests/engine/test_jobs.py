@@ -65,7 +65,9 @@ def test_real_limits_keep_every_job_body_under_five_megabytes() -> None:
 
 
 def test_polls_back_off_to_a_cap() -> None:
-    assert list(itertools.islice(poll_delays(), 7)) == [0.25, 0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+    delays = list(itertools.islice(poll_delays(), 8))
+    assert delays == [0.25, 0.375, 0.5625, 0.84375, 1.265625, 1.8984375, 2.84765625, 4.271484375]
+    assert list(itertools.islice(poll_delays(), 12))[-3:] == [5.0, 5.0, 5.0]
 
 
 def _error(code: str, pointer: str, **attributes: Any) -> dict[str, Any]:

@@ -82,7 +82,7 @@ def job_chunks(
         yield job
 
 
-def poll_delays(first: float = 0.25, factor: float = 2.0, cap: float = 5.0) -> Iterator[float]:
+def poll_delays(first: float = 0.25, factor: float = 1.5, cap: float = 5.0) -> Iterator[float]:
     """Seconds to wait before each poll of a job: quick for the small jobs that finish at once,
     backing off for the large ones so polling costs a handful of requests per job."""
     delay = first
