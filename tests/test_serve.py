@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -17,20 +15,15 @@ import httpx
 from klaviyo_sync.sandbox import SandboxConfig, running_sandbox
 from klaviyo_sync.store import Store
 from klaviyo_sync.web import sign
+from tests.serving import free_port, healthy, wait_for
 
 KEY = "pk_serve0000000000"
 SECRET = "webhook-secret-for-tests"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_serve_receives_a_signed_event_and_its_worker_transfers_it(tmp_path: Path) -> None:
     store_url = f"sqlite:///{tmp_path / 'store.db'}"
-    port = _free_port()
+    port = free_port()
     with running_sandbox(SandboxConfig(api_key=KEY, rate_limits=False)) as sandbox:
         sandbox.sandbox.create_list("Sms Subscribers", "double_opt_in")
         sandbox.sandbox.create_list("Preview List", "single_opt_in")
@@ -51,7 +44,7 @@ def test_serve_receives_a_signed_event_and_its_worker_transfers_it(tmp_path: Pat
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            _wait_for(lambda: _healthy(base), "serve to start")
+            wait_for(lambda: healthy(base), "serve to start")
             body = json.dumps(
                 {
                     "event": "customer/created",
@@ -63,7 +56,7 @@ def test_serve_receives_a_signed_event_and_its_worker_transfers_it(tmp_path: Pat
             assert answer.status_code == 202
             assert answer.json()["status"] == "queued"
             started = time.monotonic()
-            _wait_for(lambda: len(sandbox.sandbox.profiles) == 1, "the profile to arrive")
+            wait_for(lambda: len(sandbox.sandbox.profiles) == 1, "the profile to arrive")
             assert time.monotonic() - started < 5, "the in-process worker was woken at once"
             deleted = json.dumps({"event": "customer/deleted", "customer": {"Id": 55260}}).encode()
             answer = httpx.post(
@@ -85,19 +78,3 @@ def test_serve_receives_a_signed_event_and_its_worker_transfers_it(tmp_path: Pat
     text = (tmp_path / "serve.log").read_text()
     assert SECRET not in text
     assert KEY not in text
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")

@@ -12,10 +12,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ import pytest
 
 from klaviyo_sync.sandbox import RunningSandbox, SandboxConfig, running_sandbox
 from klaviyo_sync.web import sign
+from tests.serving import free_port, healthy, wait_for
 
 REQUIRED = bool(os.environ.get("CI"))
 REPO = Path(__file__).resolve().parents[2]
@@ -83,21 +82,6 @@ def require_chromium() -> str:
     pytest.skip(str(problem))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @dataclass
 class Served:
     """`klaviyo-sync serve` running against a sandbox, with a customer file as its source."""
@@ -128,13 +112,6 @@ class Served:
         return answer.json()
 
 
-def _healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     require_chromium()
@@ -142,7 +119,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     store_url = f"sqlite:///{tmp / 'store.db'}"
     source = tmp / "customers.jsonl"
     source.write_text("")
-    port = _free_port()
+    port = free_port()
     with running_sandbox(SandboxConfig(api_key=KEY, rate_limits=False)) as sandbox:
         sandbox.sandbox.create_list("Sms Subscribers", "double_opt_in")
         sandbox.sandbox.create_list("Preview List", "single_opt_in")
@@ -166,7 +143,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             )
             base = f"http://127.0.0.1:{port}"
             try:
-                wait_for(lambda: _healthy(base), "serve to start")
+                wait_for(lambda: healthy(base), "serve to start")
                 yield Served(base, sandbox, source, store_url, log_path)
             finally:
                 server.send_signal(signal.SIGTERM)

@@ -10,9 +10,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from klaviyo_sync.sandbox import FaultRule, RunningSandbox, SandboxConfig, runni
 from klaviyo_sync.store import Store
 from klaviyo_sync.store._schema import metadata
 from tests.postgres import require_postgres
+from tests.serving import wait_for
 
 KEY = "pk_workers000000000000"
 # Only what identifies and links a profile: every customer costs a lookup share and a create.
@@ -78,15 +78,6 @@ def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 def _customers(n: int) -> list[tuple[str, dict[str, object], str]]:
     return [
         (str(i), {"Id": i, "EmailAddress": f"w{i}@example.com"}, "customer/created")
@@ -123,7 +114,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(
     log = tmp_path / "workers.log"
     doomed = _start_worker(env, log)
     try:
-        _wait(lambda: len(sandbox.sandbox.profiles) >= 15, 60, "the first worker to start")
+        wait_for(lambda: len(sandbox.sandbox.profiles) >= 15, "the first worker to start", 60)
         doomed.kill()  # SIGKILL: no clean-up, its claimed batch is still leased
         doomed.wait()
         created_before = len(sandbox.sandbox.profiles)
@@ -134,7 +125,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(
         survivor = _start_worker(env, log)
         try:
             with Store.open(store_url) as store:
-                _wait(lambda: store.queue_depth() == 0, 90, "the queue to drain")
+                wait_for(lambda: store.queue_depth() == 0, "the queue to drain", 90)
         finally:
             _stop(survivor)
     finally:
@@ -177,7 +168,7 @@ def test_two_workers_on_postgresql_share_5000_customers_each_transferred_once(
     workers = [_start_worker(env, log), _start_worker(env, log)]
     try:
         with Store.open(store_url) as store:
-            _wait(lambda: store.queue_depth() == 0, 240, "the queue to drain")
+            wait_for(lambda: store.queue_depth() == 0, "the queue to drain", 240)
             processed = {w.worker_id: w.processed for w in store.list_workers()}
     finally:
         for worker in workers:
@@ -210,8 +201,8 @@ def test_worker_processes_option_runs_several_and_stops_them_on_sigterm(
     )
     try:
         with Store.open(store_url) as store:
-            _wait(lambda: store.queue_depth() == 0, 120, "the queue to drain")
-            _wait(lambda: len(store.list_workers()) == 2, 30, "both children to report")
+            wait_for(lambda: store.queue_depth() == 0, "the queue to drain", 120)
+            wait_for(lambda: len(store.list_workers()) == 2, "both children to report", 30)
     finally:
         _stop(parent)
     assert parent.returncode == 0, log.read_text()[-2000:]
