@@ -148,9 +148,8 @@ def _targets(results: dict[str, list[Measured]], local: dict[str, Any], n: int) 
         failed = unchanged.outcomes.get("failed", 0)
         lines += [
             "",
-            f"The nothing-changed resync wrote only for the {_n(failed)} customers whose previous "
-            "transfer failed (a failed customer keeps no fingerprint, so every run tries it "
-            "again); "
-            "unchanged customers cost no request.",
+            f"Every write of the nothing-changed resync retries one of the {_n(failed)} "
+            "customers whose previous transfer failed (a failed customer keeps no fingerprint, "
+            "so each run tries it again); unchanged customers cost no request.",
         ]
     return lines
