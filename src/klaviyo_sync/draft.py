@@ -123,6 +123,10 @@ class Draft:
     lists: dict[str, bool] = field(default_factory=dict)
     uclists: dict[str, bool] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    overrides: frozenset[str] = frozenset()
+    """destinations (``SubscribeProfile``, ``LIST_{name}``) whose row says
+    ``override_klaviyo_consent = true``: the source may re-subscribe a profile Klaviyo has as
+    unsubscribed"""
 
     @property
     def email(self) -> str | None:
@@ -155,15 +159,20 @@ class Draft:
             data["id"] = profile_id
         return {"data": data}
 
-    def fingerprint(self) -> str:
-        """A digest of everything this draft would apply; equal digests mean nothing to send."""
-        state = {
+    def state(self) -> dict[str, Any]:
+        """Everything this draft would apply, as JSON: what the store keeps once it is applied."""
+        return {
             "attributes": self.profile_attributes(),
             "subscribe": self.subscribe,
-            "lists": self.lists,
-            "uclists": self.uclists,
+            "lists": dict(self.lists),
+            "uclists": dict(self.uclists),
         }
-        canonical = json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def fingerprint(self) -> str:
+        """A digest of everything this draft would apply; equal digests mean nothing to send."""
+        canonical = json.dumps(
+            self.state(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 

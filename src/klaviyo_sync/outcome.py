@@ -8,6 +8,8 @@ from typing import Any, Literal, get_args
 
 __all__ = [
     "FAILURE_KINDS",
+    "AuditAction",
+    "AuditEntry",
     "Failure",
     "FailureKind",
     "Link",
@@ -18,8 +20,12 @@ __all__ = [
 ]
 
 LinkHow = Literal["created", "matched_email", "matched_phone", "duplicate", "conflict"]
-OutcomeKind = Literal["created", "updated", "matched_email", "matched_phone", "unchanged", "failed"]
-Stage = Literal["read", "mapping", "identify", "match", "write", "subscribe", "lists", "store"]
+OutcomeKind = Literal[
+    "created", "updated", "matched_email", "matched_phone", "unchanged", "conflict", "failed"
+]
+Stage = Literal[
+    "read", "mapping", "identify", "match", "guard", "write", "subscribe", "lists", "store"
+]
 FailureKind = Literal[
     "invalid_record",
     "formula_error",
@@ -29,6 +35,7 @@ FailureKind = Literal[
     "not_found",
     "conflict",
     "unknown_list",
+    "guardrail",
     "klaviyo_unavailable",
     "rate_limited",
     "auth",
@@ -59,6 +66,24 @@ class Failure:
     message: str
     retryable: bool = False
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+AuditAction = Literal["subscribe", "unsubscribe", "list_add", "list_remove"]
+
+
+@dataclass(slots=True, frozen=True)
+class AuditEntry:
+    """One consent or list change the engine made: who, which profile, before and after, and
+    the mapping row that asked for it (``SubscribeProfile``, ``LIST_{name}``, ``UCLIST_{name}``,
+    or ``(no SubscribeProfile row)`` for the seed's unsubscribe-when-unmapped)."""
+
+    customer_id: str
+    profile_id: str
+    action: AuditAction
+    before: str
+    after: str
+    row: str
+    list_name: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
