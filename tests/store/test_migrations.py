@@ -1,5 +1,6 @@
-"""Revision 0002 (queue, events, workers, failures.next_retry_at) on top of a 0001 store, and
-the indexes that keep the dashboard's pages and the workers' claims fast."""
+"""Revisions 0002 (queue, events, workers, failures.next_retry_at) on top of a 0001 store and
+0003 (fingerprints.applied, the audit) on top of a 0002 store, and the indexes that keep the
+dashboard's pages, the workers' claims and the engine's look-ups fast."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.dialects import postgresql, sqlite
 
-from klaviyo_sync.outcome import Failure, Outcome
+from klaviyo_sync.outcome import AuditEntry, Failure, Outcome
 from klaviyo_sync.store import Store
 from klaviyo_sync.store._activity import count_events_query, list_events_query
+from klaviyo_sync.store._audit import count_audit_query, list_audit_query
 from klaviyo_sync.store._migrate import alembic_config, head_revision
 from klaviyo_sync.store._queries import due_retries_query, parked_query
 from klaviyo_sync.store._queue import claim_query, list_queue_query
-from klaviyo_sync.store._schema import events, metadata
+from klaviyo_sync.store._schema import audit, events, failures, metadata
 
 from .fakes import START, FakeClock
 
@@ -55,7 +57,7 @@ def _at_0001(url: str) -> None:
 def test_0002_upgrades_a_0001_store_and_keeps_its_data(shared_url: str, clock: FakeClock) -> None:
     _at_0001(shared_url)
     with Store.open(shared_url, clock=clock) as store:
-        assert store.schema_revision() == head_revision() == "0002"
+        assert store.schema_revision() == head_revision()
         (failure,) = store.list_failures()
         assert (failure.customer_id, failure.attempts, failure.next_retry_at) == ("c1", 1, None)
         # Logged before automatic retries existed: never due by itself, parked once out of tries.
@@ -89,7 +91,7 @@ def test_0002_downgrades_to_0001_and_back(shared_url: str) -> None:
     finally:
         engine.dispose()
     with Store.open(shared_url) as store:
-        assert store.schema_revision() == "0002"
+        assert store.schema_revision() == head_revision()
 
 
 def test_stores_opened_at_once_on_a_new_database_make_the_schema_once(shared_url: str) -> None:
@@ -138,7 +140,8 @@ def test_claims_lock_rows_and_skip_locked_ones_on_postgresql() -> None:
 
 @pytest.fixture(scope="module")
 def busy_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    """5,000 queued customers and 6,000 events in a SQLite file, for the query-plan tests."""
+    """5,000 queued customers, 6,000 events, 6,000 audit rows (1,000 customers over 10 runs)
+    and 6,000 failures (one open in six) in a SQLite file, for the query-plan tests."""
     clock = FakeClock()
     url = f"sqlite:///{tmp_path_factory.mktemp('busy') / 'store.db'}"
     with Store.open(url, clock=clock) as store:
@@ -151,8 +154,40 @@ def busy_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
             }
             for n in range(6000)
         ]
+        run_ids = [store.start_run("sync") for _ in range(10)]
+        changes = [
+            {
+                "run_id": run_ids[n % 10],
+                "customer_id": f"c{n % 1000:05d}",
+                "profile_id": f"P{n % 1000}",
+                "action": "list_add",
+                "list_name": "VIP",
+                "before": "absent",
+                "after": "member",
+                "row": "UCLIST_VIP",
+                "recorded_at": START,
+            }
+            for n in range(6000)
+        ]
+        errors: list[dict[str, Any]] = [
+            {
+                "customer_id": f"c{n:05d}",
+                "stage": "write",
+                "kind": ("conflict", "invalid", "phone_rejected")[n % 3],
+                "message": "m",
+                "retryable": False,
+                "detail": {},
+                "attempts": 1,
+                "first_seen": START,
+                "last_seen": START + timedelta(seconds=n),
+                "resolved_at": None if n % 6 == 0 else START + timedelta(seconds=n + 1),
+            }
+            for n in range(6000)
+        ]
         with store._engine.begin() as conn:
             conn.execute(sa.insert(events), rows)
+            conn.execute(sa.insert(audit), changes)
+            conn.execute(sa.insert(failures), errors)
             conn.exec_driver_sql("ANALYZE")
         yield store
 
@@ -176,6 +211,12 @@ def _plan(store: Store, query: sa.Select[Any]) -> str:
             "ix_failures_resolved_at_next_retry_at",
         ),
         (parked_query(max_attempts=5, limit=50), "ix_failures_resolved_at_last_seen"),
+        (
+            list_audit_query(customer_id="c00007", run_id=None, limit=50, offset=0),
+            "ix_audit_customer_id",
+        ),
+        (list_audit_query(customer_id=None, run_id=3, limit=50, offset=100), "ix_audit_run_id"),
+        (count_audit_query(customer_id="c00007", run_id=None), "ix_audit_customer_id"),
     ],
     ids=[
         "claim",
@@ -185,6 +226,9 @@ def _plan(store: Store, query: sa.Select[Any]) -> str:
         "count by status",
         "due",
         "parked",
+        "audit of a customer",
+        "audit of a run",
+        "count audit of a customer",
     ],
 )
 def test_claims_and_pages_are_read_in_index_order(
@@ -194,3 +238,109 @@ def test_claims_and_pages_are_read_in_index_order(
     assert index in plan, plan
     # The index gives the order: no sorting of the whole queue or log for one page.
     assert "TEMP B-TREE" not in plan, plan
+
+
+def _at_0002(url: str) -> None:
+    """A store as klaviyo-sync left it before the applied state and the audit: a run, a linked
+    customer with a fingerprint, and another customer's open conflict."""
+    command.upgrade(alembic_config(url=url), "0002")
+    engine = sa.create_engine(url)
+    t = {"t": START.replace(tzinfo=None)}
+    try:
+        with engine.begin() as conn:
+            assert "audit" not in sa.inspect(conn).get_table_names()
+            conn.execute(
+                sa.text("INSERT INTO runs (kind, started_at, counts) VALUES ('sync', :t, '{}')"), t
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO links (customer_id, profile_id, how, created_at, updated_at)"
+                    " VALUES ('c1', 'P1', 'created', :t, :t)"
+                ),
+                t,
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO fingerprints (customer_id, fingerprint, updated_at)"
+                    " VALUES ('c1', 'f1', :t)"
+                ),
+                t,
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO failures (customer_id, stage, kind, message, retryable, detail,"
+                    " attempts, first_seen, last_seen, run_id)"
+                    " VALUES ('c2', 'match', 'conflict', 'two profiles', :no, '{}', 1,"
+                    " :t, :t, (SELECT max(id) FROM runs))"
+                ),
+                {**t, "no": False},
+            )
+    finally:
+        engine.dispose()
+
+
+def test_0003_upgrades_a_0002_store_and_keeps_its_data(shared_url: str, clock: FakeClock) -> None:
+    _at_0002(shared_url)
+    with Store.open(shared_url, clock=clock) as store:
+        assert store.schema_revision() == head_revision() == "0003"
+        with store._engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        # A fingerprint from before has no applied state; the engine then plans without one.
+        assert store.get_fingerprints(["c1"]) == {"c1": "f1"}
+        assert store.get_applied(["c1"]) == {}
+        assert store.count_audit() == 0
+
+        run_id = store.start_run("sync")
+        store.commit_batch(
+            run_id, outcomes=[Outcome("c1", "updated", "P1")], fingerprints={"c1": "f2"}
+        )
+        assert store.get_applied(["c1"]) == {}
+        store.commit_batch(
+            run_id,
+            outcomes=[Outcome("c1", "updated", "P1")],
+            fingerprints={"c1": "f3"},
+            applied={"c1": {"email": "a@example.com"}},
+            audit=[AuditEntry("c1", "P1", "subscribe", "never", "subscribed", "SubscribeProfile")],
+        )
+        assert store.get_applied(["c1"]) == {"c1": {"email": "a@example.com"}}
+        assert [a.run_id for a in store.list_audit(customer_id="c1")] == [run_id]
+
+
+def test_0003_downgrades_to_0002_and_back(shared_url: str, clock: FakeClock) -> None:
+    with Store.open(shared_url, clock=clock) as store:
+        run_id = store.start_run("sync")
+        store.commit_batch(
+            run_id,
+            outcomes=[Outcome("c1", "created", "P1")],
+            fingerprints={"c1": "f1"},
+            applied={"c1": {"email": "a@example.com"}},
+            audit=[AuditEntry("c1", "P1", "list_add", "absent", "member", "UCLIST_VIP", "VIP")],
+        )
+    command.downgrade(alembic_config(url=shared_url), "0002")
+    engine = sa.create_engine(shared_url)
+    try:
+        inspector = sa.inspect(engine)
+        assert "audit" not in inspector.get_table_names()
+        assert "applied" not in {c["name"] for c in inspector.get_columns("fingerprints")}
+        with engine.connect() as conn:
+            kept = conn.execute(sa.text("SELECT customer_id, fingerprint FROM fingerprints"))
+            assert [tuple(row) for row in kept] == [("c1", "f1")]
+    finally:
+        engine.dispose()
+    with Store.open(shared_url, clock=clock) as store:
+        assert store.schema_revision() == head_revision()
+        assert store.get_fingerprints(["c1"]) == {"c1": "f1"}
+        assert store.get_applied(["c1"]) == {}
+        assert store.count_audit() == 0
+
+
+def test_the_audit_table_and_its_indexes_exist(store: Store) -> None:
+    inspector = sa.inspect(store._engine)
+    indexes = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes("audit")}
+    assert indexes == {"ix_audit_customer_id": ["customer_id", "id"], "ix_audit_run_id": ["run_id"]}
+    (fk,) = inspector.get_foreign_keys("audit")
+    assert (fk["referred_table"], fk["options"].get("ondelete")) == ("runs", "SET NULL")
+    columns = {c["name"]: c["nullable"] for c in inspector.get_columns("audit")}
+    assert {name for name, nullable in columns.items() if nullable} == {"run_id", "list_name"}
+    applied = {c["name"]: c for c in inspector.get_columns("fingerprints")}["applied"]
+    assert applied["nullable"] is True

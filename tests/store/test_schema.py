@@ -20,7 +20,7 @@ from klaviyo_sync.store._schema import metadata
 
 from .fakes import FakeClock
 
-TABLES = {"alembic_version", "failures", "fingerprints", "links", "outcomes", "runs"}
+TABLES = {"alembic_version", "audit", "failures", "fingerprints", "links", "outcomes", "runs"}
 
 
 def test_open_creates_every_table_and_records_the_revision(store: Store) -> None:
@@ -126,6 +126,9 @@ def test_the_migration_renders_for_postgresql() -> None:
     assert "TIMESTAMP WITH TIME ZONE" in sql
     assert "id BIGSERIAL NOT NULL" in sql
     assert "CREATE INDEX ix_failures_resolved_at_last_seen" in sql
+    assert "ALTER TABLE fingerprints ADD COLUMN applied JSON" in sql
+    assert "CREATE TABLE audit" in sql
+    assert "CREATE INDEX ix_audit_customer_id ON audit (customer_id, id)" in sql
     assert "INSERT INTO alembic_version" in sql
 
 

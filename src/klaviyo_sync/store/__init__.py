@@ -1,13 +1,18 @@
-"""The store: links, fingerprints, runs, outcomes, failures, the queue, events and workers, in
-SQLite or PostgreSQL.
+"""The store: links, fingerprints and applied states, runs, outcomes, failures, the audit, the
+queue, events and workers, in SQLite or PostgreSQL.
 
 ```python
 with Store.open("sqlite:///klaviyo-sync.db") as store:
     run_id = store.start_run("sync", source="customers.jsonl")
     links = store.get_links(customer_ids)
-    store.commit_batch(run_id, outcomes=..., links=..., fingerprints=...)
+    applied = store.get_applied(customer_ids)  # what was last applied to each profile
+    store.commit_batch(run_id, outcomes=..., links=..., fingerprints=..., applied=..., audit=...)
     store.finish_run(run_id, {"created": 10, "failed": 1})
 ```
+
+Every consent or list change a batch made is in the audit (``list_audit``). An identity
+conflict is settled by a person with ``link_by_hand(failure_id, profile_id, note=...)``: the
+customer is linked to the chosen profile and sent there in full by the next run.
 
 Webhook events wait in a durable queue, one row per customer, until a worker claims them:
 
@@ -27,6 +32,7 @@ from __future__ import annotations
 from ._errors import NotFoundError, StoreError
 from ._records import (
     EVENT_STATUSES,
+    AuditRecord,
     EventRecord,
     EventStatus,
     FailureRecord,
@@ -42,6 +48,7 @@ from ._store import Store
 
 __all__ = [
     "EVENT_STATUSES",
+    "AuditRecord",
     "EventRecord",
     "EventStatus",
     "FailureRecord",

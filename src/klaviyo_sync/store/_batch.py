@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from ..outcome import Failure, Link, Outcome
+from ..outcome import AuditEntry, Failure, Link, Outcome
+from ._audit import insert_audit
 from ._redact import redact, scrub_text
 from ._retry import retry_delay
 from ._schema import UTCDateTime, failures, fingerprints, links, outcomes
@@ -57,6 +58,8 @@ def write_batch(
     links: Sequence[Link],
     dropped_links: Sequence[str],
     fingerprints: Mapping[str, str],
+    applied: Mapping[str, Mapping[str, Any]],
+    audit: Sequence[AuditEntry],
 ) -> None:
     failure_ids = _record_failures(conn, run_id, now, outcomes)
     _insert_outcomes(conn, run_id, now, outcomes, failure_ids)
@@ -66,7 +69,11 @@ def write_batch(
     _put_links(conn, now, links)
     failed = {o.customer_id for o in outcomes if is_failed(o)}
     # A failed customer keeps the fingerprint of what was last applied, so the next run resends.
-    _put_fingerprints(conn, now, {c: f for c, f in fingerprints.items() if c not in failed})
+    _put_fingerprints(
+        conn, now, {c: f for c, f in fingerprints.items() if c not in failed}, applied
+    )
+    # Even a failed customer's changes: they were made before whatever failed after them.
+    insert_audit(conn, run_id, now, audit)
 
 
 def _key(failure: Failure) -> _Key:
@@ -294,9 +301,38 @@ def _put_links(conn: sa.Connection, now: datetime, batch: Sequence[Link]) -> Non
     upsert(conn, links, rows, key=["customer_id"], update=["profile_id", "how", "updated_at"])
 
 
-def _put_fingerprints(conn: sa.Connection, now: datetime, batch: Mapping[str, str]) -> None:
+def _put_fingerprints(
+    conn: sa.Connection,
+    now: datetime,
+    batch: Mapping[str, str],
+    applied: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """Upsert the fingerprints, each with its applied state when ``applied`` has one.
+
+    A customer without one keeps the applied state stored (two statements: an upsert updates
+    the same columns for every row). ``applied`` entries of customers not in ``batch`` are
+    ignored: the state goes with its fingerprint.
+    """
     rows = [
         {"customer_id": customer_id, "fingerprint": fingerprint, "updated_at": now}
         for customer_id, fingerprint in batch.items()
+        if customer_id not in applied
     ]
     upsert(conn, fingerprints, rows, key=["customer_id"], update=["fingerprint", "updated_at"])
+    with_state = [
+        {
+            "customer_id": customer_id,
+            "fingerprint": fingerprint,
+            "applied": dict(applied[customer_id]),
+            "updated_at": now,
+        }
+        for customer_id, fingerprint in batch.items()
+        if customer_id in applied
+    ]
+    upsert(
+        conn,
+        fingerprints,
+        with_state,
+        key=["customer_id"],
+        update=["fingerprint", "applied", "updated_at"],
+    )

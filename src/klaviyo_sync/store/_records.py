@@ -1,4 +1,4 @@
-"""What the store gives back: runs, failures, queued work, events and workers."""
+"""What the store gives back: runs, failures, the audit, queued work, events and workers."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from ..outcome import Failure, FailureKind, Stage
+from ..outcome import AuditAction, Failure, FailureKind, Stage
 
 __all__ = [
     "EVENT_STATUSES",
+    "AuditRecord",
     "EventRecord",
     "EventStatus",
     "FailureRecord",
@@ -72,6 +73,23 @@ class FailureRecord:
             retryable=self.retryable,
             detail=dict(self.detail),
         )
+
+
+@dataclass(slots=True, frozen=True)
+class AuditRecord:
+    """A consent or list change as the audit keeps it: the engine's ``AuditEntry``, with the
+    run that made it and when it was recorded (``run_id`` is None once that run is deleted)."""
+
+    id: int
+    run_id: int | None
+    customer_id: str
+    profile_id: str
+    action: AuditAction
+    list_name: str | None
+    before: str
+    after: str
+    row: str
+    recorded_at: datetime
 
 
 @dataclass(slots=True, frozen=True)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 __all__ = [
     "UTCDateTime",
+    "audit",
     "events",
     "failures",
     "fingerprints",
@@ -79,6 +80,9 @@ fingerprints = sa.Table(
     sa.Column("customer_id", sa.String, primary_key=True),
     sa.Column("fingerprint", sa.String, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # What was last applied to the profile, as JSON; NULL for rows stored before it was kept.
+    # none_as_null: a Python None is SQL NULL, never the JSON text 'null'.
+    sa.Column("applied", sa.JSON(none_as_null=True), nullable=True),
 )
 
 runs = sa.Table(
@@ -194,4 +198,26 @@ workers = sa.Table(
     sa.Column("processed", sa.BigInteger, nullable=False),
     sa.Column("state", sa.String, nullable=False),
     sa.Index("ix_workers_last_seen", "last_seen"),
+)
+
+# Every consent or list change the engine made: who, which profile, before and after, and the
+# mapping row's destination that asked for it.
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("customer_id", sa.String, nullable=False),
+    sa.Column("profile_id", sa.String, nullable=False),
+    # subscribe | unsubscribe | list_add | list_remove
+    sa.Column("action", sa.String, nullable=False),
+    sa.Column("list_name", sa.String, nullable=True),
+    sa.Column("before", sa.Text, nullable=False),
+    sa.Column("after", sa.Text, nullable=False),
+    sa.Column("row", sa.Text, nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    # A customer's changes, newest first.
+    sa.Index("ix_audit_customer_id", "customer_id", "id"),
+    # A run's changes.
+    sa.Index("ix_audit_run_id", "run_id"),
 )

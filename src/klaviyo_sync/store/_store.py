@@ -1,5 +1,5 @@
-"""The store: what a run needs from the runs before it, what it leaves for the next, and the
-work waiting for the workers."""
+"""The store: what a run needs from the runs before it, what it leaves for the next (and the
+audit of what it changed), and the work waiting for the workers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,16 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from ..outcome import Failure, FailureKind, Link, LinkHow, Outcome, OutcomeKind, Stage
+from ..outcome import (
+    AuditEntry,
+    Failure,
+    FailureKind,
+    Link,
+    LinkHow,
+    Outcome,
+    OutcomeKind,
+    Stage,
+)
 from ._activity import (
     beat,
     count_events_query,
@@ -21,6 +30,7 @@ from ._activity import (
     list_workers_query,
     worker_record,
 )
+from ._audit import audit_record, count_audit_query, list_audit_query
 from ._batch import chunks, write_batch
 from ._engine import create_store_engine, display_url, write_transaction
 from ._errors import NotFoundError, StoreError
@@ -38,6 +48,7 @@ from ._queue import (
     release_item,
 )
 from ._records import (
+    AuditRecord,
     EventRecord,
     FailureRecord,
     QueueEntry,
@@ -64,8 +75,8 @@ def _reason(err: sa.exc.SQLAlchemyError) -> str:
 
 
 class Store:
-    """Links, fingerprints, runs, outcomes, failures, the queue, events and workers in one SQL
-    database.
+    """Links, fingerprints (with the applied state), runs, outcomes, failures, the audit, the
+    queue, events and workers in one SQL database.
 
     Open it with :meth:`open`; every write a run makes per batch goes through
     :meth:`commit_batch` as one transaction. Safe to share between threads, and between
@@ -159,6 +170,20 @@ class Store:
                 found.update((row.customer_id, row.fingerprint) for row in rows)
         return found
 
+    def get_applied(self, customer_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """What was last applied to the profiles of those customers that have it stored, as
+        JSON (fingerprints stored before the applied state was kept have none)."""
+        found: dict[str, dict[str, Any]] = {}
+        with self._read("read applied states") as conn:
+            for part in chunks(sorted(set(customer_ids))):
+                rows = conn.execute(
+                    sa.select(fingerprints.c.customer_id, fingerprints.c.applied).where(
+                        fingerprints.c.customer_id.in_(part), fingerprints.c.applied.is_not(None)
+                    )
+                )
+                found.update((row.customer_id, dict(row.applied)) for row in rows)
+        return found
+
     # runs
 
     def start_run(self, kind: str, *, source: str | None = None) -> int:
@@ -232,14 +257,20 @@ class Store:
         links: Sequence[Link] = (),
         dropped_links: Sequence[str] = (),
         fingerprints: Mapping[str, str] = {},
+        applied: Mapping[str, Mapping[str, Any]] = {},
+        audit: Sequence[AuditEntry] = (),
     ) -> None:
         """Record a batch in one transaction: all of it, or (on any error) none of it.
 
         Stores each outcome; records its failure (bumping ``attempts`` of the customer's open
         failure of the same kind, or opening one); resolves the open failures of customers that
-        did not fail; drops ``dropped_links`` (and their fingerprints: they described the
-        profile the link pointed at), then upserts ``links`` and ``fingerprints``. A failed
-        customer's fingerprint is left as it was, so the next run sends it again.
+        did not fail; drops ``dropped_links`` (and their fingerprints and applied states: they
+        described the profile the link pointed at), then upserts ``links`` and ``fingerprints``.
+        A fingerprint is stored with the customer's ``applied`` state when there is one, and
+        keeps the stored state when not; ``applied`` without a fingerprint is ignored. A failed
+        customer's fingerprint and applied state are left as they were, so the next run sends
+        it again. Every ``audit`` entry is recorded, a failed customer's too: the change was
+        made.
         """
         with self._write(f"record a batch of run {run_id}") as conn:
             write_batch(
@@ -250,7 +281,29 @@ class Store:
                 links=links,
                 dropped_links=dropped_links,
                 fingerprints=fingerprints,
+                applied=applied,
+                audit=audit,
             )
+
+    # the audit
+
+    def list_audit(
+        self,
+        *,
+        customer_id: str | None = None,
+        run_id: int | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[AuditRecord]:
+        """Consent and list changes newest first, all of them or one customer's and/or run's."""
+        query = list_audit_query(customer_id=customer_id, run_id=run_id, limit=limit, offset=offset)
+        with self._read("list the audit") as conn:
+            return [audit_record(row) for row in conn.execute(query)]
+
+    def count_audit(self, *, customer_id: str | None = None, run_id: int | None = None) -> int:
+        query = count_audit_query(customer_id=customer_id, run_id=run_id)
+        with self._read("count the audit") as conn:
+            return int(conn.execute(query).scalar_one())
 
     # failures: the error log
 
