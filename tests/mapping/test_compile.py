@@ -15,6 +15,7 @@ from klaviyo_sync.mapping import (
     PhoneSettings,
     compile_collection,
 )
+from klaviyo_sync.mapping._compile import compile_rows
 
 from .factories import bare, customer, draft, rows, template
 
@@ -320,3 +321,143 @@ def test_lowercase_region_is_accepted() -> None:
     who = bare(Phone="030 901820")
     result = draft(rows(("PhoneNumber", "field", "Phone")), who, phone=PhoneSettings(region="de"))
     assert result.attributes == {"phone_number": "+4930901820"}
+
+
+# --- field ownership: create-only rows, consent overrides, what a collection maps ---------
+
+
+TEMPLATE_FIELDS = frozenset(
+    {
+        "email",
+        "phone_number",
+        "external_id",
+        "first_name",
+        "last_name",
+        "organization",
+        "location.address1",
+        "location.address2",
+        "location.city",
+        "location.region",
+        "location.zip",
+        "location.country",
+        "properties.My Custom",
+    }
+)
+
+
+@pytest.mark.parametrize("name", ["add", "update"])
+def test_template_fields_and_overrides(name: str) -> None:
+    compiled = compile_collection(template(name), phone=PhoneSettings())
+    assert compiled.fields == TEMPLATE_FIELDS
+    assert compiled.overrides == frozenset()
+    assert draft(template(name), customer(), profile_id="P1").overrides == frozenset()
+
+
+def test_fields_of_a_custom_collection() -> None:
+    collection = Collection(
+        "update",
+        (
+            MappingRow("Type", "static", "profile"),
+            MappingRow("Id", "formula", "link()"),
+            MappingRow("Email", "field", "EmailAddress"),
+            MappingRow("Title", "static", "Dr"),
+            MappingRow("Timezone", "static", "Europe/London"),
+            MappingRow("Loyalty Tier", "field", "CustomFields.Tier", "clear"),
+            MappingRow("My Custom", "static", "x"),
+            MappingRow("SubscribeProfile", "static", True),
+            MappingRow("LIST_News", "static", True),
+            MappingRow("UCLIST_VIP", "static", True),
+        ),
+    )
+    compiled = compile_collection(collection, phone=PhoneSettings())
+    assert compiled.fields == {
+        "email",
+        "title",
+        "location.timezone",
+        "properties.Loyalty Tier",
+        "properties.My Custom",
+    }
+    assert compile_collection(
+        rows(("Type", "static", "profile")), phone=PhoneSettings()
+    ).fields == (frozenset())
+
+
+def test_overrides_reach_every_draft() -> None:
+    collection = Collection(
+        "update",
+        (
+            MappingRow("Email", "field", "EmailAddress"),
+            MappingRow("SubscribeProfile", "static", True, override_klaviyo_consent=True),
+            MappingRow("LIST_News", "static", True, override_klaviyo_consent=True),
+            MappingRow("LIST_Other", "static", True),
+            MappingRow("UCLIST_VIP", "static", True),
+        ),
+    )
+    compiled = compile_collection(collection, phone=PhoneSettings())
+    assert compiled.overrides == {"SubscribeProfile", "LIST_News"}
+    first = compiled.draft(bare(EmailAddress="a@b.co"), profile_id="P1")
+    second = compiled.draft(bare(), profile_id="P2")
+    assert first.overrides == second.overrides == {"SubscribeProfile", "LIST_News"}
+    # The draft's content is the same as without overrides: the engine decides what they do.
+    assert first.subscribe is True
+    assert first.lists == {"News": True, "Other": True}
+
+
+def test_a_create_only_row_runs_in_add() -> None:
+    collection = Collection("add", (MappingRow("FirstName", "field", "FirstName", on="create"),))
+    result = draft(collection, bare(FirstName="Ada"))
+    assert result.attributes == {"first_name": "Ada"}
+
+
+def test_a_create_only_row_in_update_is_refused() -> None:
+    error = compile_error("FirstName", "field", "FirstName", "omit", "", "create")
+    assert error.row == "FirstName"
+    assert str(error) == (
+        "collection 'update' row 'FirstName': on = \"create\" rows are never sent on updates: "
+        "a create-only row belongs in the add collection only"
+    )
+
+
+def test_compile_rows_lists_every_ownership_problem() -> None:
+    collection = Collection(
+        "update",
+        (
+            MappingRow("FirstName", "field", "FirstName", on="create"),
+            MappingRow("LastName", "field", "LastName"),
+            MappingRow("UCLIST_VIP", "static", True, override_klaviyo_consent=True),
+            MappingRow("SubscribeProfile", "static", True, override_klaviyo_consent=True),
+        ),
+    )
+    compiled, errors = compile_rows(collection)
+    assert [e.row for e in errors] == ["FirstName", "UCLIST_VIP"]
+    assert all(e.collection == "update" for e in errors)
+    assert len(compiled) == 2
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (("Email", "field", "EmailAddress", "omit", "", "later"), "on must be always or create"),
+        (
+            ("SubscribeProfile", "static", True, "omit", "", "always", "yes"),
+            "override_klaviyo_consent must be true or false, got 'yes'",
+        ),
+        (
+            ("FirstName", "static", "Ada", "omit", "", "always", True),
+            "override_klaviyo_consent is allowed only on SubscribeProfile and LIST_ rows: "
+            "FirstName is not consent",
+        ),
+        (
+            ("UCLIST_VIP", "static", True, "omit", "", "always", True),
+            "UCLIST_ adds to a list without touching consent",
+        ),
+        (("Id", "formula", "link()", "omit", "", "always", True), "Id is not consent"),
+        (("Score", "static", 1, "omit", "", "always", True), "Score is not consent"),
+    ],
+)
+def test_ownership_compile_errors_name_collection_and_row(
+    row: tuple[Any, ...], message: str
+) -> None:
+    error = compile_error(*row)
+    assert message in str(error)
+    assert error.row == row[0]

@@ -5,6 +5,10 @@ destination. Every value goes through a coercion from ``_values`` that turns emp
 ``None``; only a row that says ``when_empty = "clear"`` turns that into ``CLEAR``. A phone
 number that cannot be normalized is never cleared: it is left out with a note, because a bad
 source number must not wipe a good one in Klaviyo.
+
+A compiled collection also says what it owns, for the engine: ``fields`` (the Klaviyo keys it
+maps, so "left as it is because the source was empty" can be told from "not mapped") and
+``overrides`` (the consent rows that may re-subscribe a profile unsubscribed in Klaviyo).
 """
 
 from __future__ import annotations
@@ -19,14 +23,24 @@ from ..customer import Customer
 from ..draft import CLEAR, Destination, Draft, parse_destination
 from ..exceptions import FormulaError, MappingError
 from ._formula import FormulaScope, FormulaSyntaxError, compile_formula
-from ._model import KINDS, WHEN_EMPTY, Collection, MappingRow, PhoneSettings
+from ._model import KINDS, ON_VALUES, WHEN_EMPTY, Collection, MappingRow, PhoneSettings
 from ._values import Unusable, lookup_path, parse_path, to_bool, to_json, to_text
 
-__all__ = ["CompiledCollection", "compile_collection", "compile_rows", "region_problem"]
+__all__ = [
+    "CREATE_ONLY_ON_UPDATE",
+    "CompiledCollection",
+    "compile_collection",
+    "compile_rows",
+    "consent_override_problem",
+    "region_problem",
+]
 
 # Destinations where "clear" has no meaning: an empty value already leaves them as they are.
 _NO_CLEAR: Final = frozenset({"type", "id", "subscribe", "list", "uclist"})
 _NOTE_LIMIT: Final = 40
+# Consent Klaviyo may hold as unsubscribed: UCLIST_ adds to a list without touching consent.
+_CONSENT: Final = frozenset({"subscribe", "list"})
+CREATE_ONLY_ON_UPDATE: Final = 'on = "create" rows are never sent on updates'
 
 Reader = Callable[[Customer, FormulaScope], Any]
 
@@ -113,15 +127,26 @@ def _reason(err: Exception) -> str:
 
 
 class CompiledCollection:
-    """A collection ready to run: ``draft`` turns one customer into one draft."""
+    """A collection ready to run: ``draft`` turns one customer into one draft.
 
-    __slots__ = ("_phone", "_rows", "has_subscribe_row", "name")
+    ``fields`` holds the Klaviyo keys the collection maps: profile attributes by their Klaviyo
+    name (``email``, ``first_name``), location keys as ``location.city`` and custom properties
+    as ``properties.My Custom``; not ``Type``, ``Id``, ``SubscribeProfile`` or lists.
+    ``overrides`` holds the destinations whose row says ``override_klaviyo_consent = true``;
+    every draft carries it.
+    """
+
+    __slots__ = ("_phone", "_rows", "fields", "has_subscribe_row", "name", "overrides")
 
     def __init__(self, name: str, rows: tuple[_CompiledRow, ...], phone: PhoneSettings) -> None:
         self.name = name
         self._rows = rows
         self._phone = phone
         self.has_subscribe_row = any(r.target.kind == "subscribe" for r in rows)
+        self.fields = frozenset(key for r in rows if (key := _field_key(r.target)) is not None)
+        self.overrides = frozenset(
+            r.row.destination for r in rows if r.row.override_klaviyo_consent
+        )
 
     def draft(self, customer: Customer, *, profile_id: str | None) -> Draft:
         """The draft for ``customer``; ``profile_id`` is its stored link (what ``link()`` gives).
@@ -129,7 +154,7 @@ class CompiledCollection:
         Raises FormulaError, naming collection, row and customer, when a formula fails or a
         value cannot go where its row sends it.
         """
-        draft = Draft(customer_id=customer.id, collection=self.name)
+        draft = Draft(customer_id=customer.id, collection=self.name, overrides=self.overrides)
         scope = FormulaScope(customer, profile_id=profile_id, phone=self._phone)
         for row in self._rows:
             row.apply(draft, customer, scope, self.name)
@@ -142,6 +167,16 @@ class CompiledCollection:
         return f"CompiledCollection({self.name!r}, {len(self._rows)} rows)"
 
 
+def _field_key(target: Destination) -> str | None:
+    if target.kind == "attribute":
+        return target.key
+    if target.kind == "location":
+        return f"location.{target.key}"
+    if target.kind == "property":
+        return f"properties.{target.key}"
+    return None
+
+
 def compile_collection(collection: Collection, *, phone: PhoneSettings) -> CompiledCollection:
     """Compile every row once; the first problem raises MappingError naming collection and row."""
     problem = region_problem(phone)
@@ -151,6 +186,18 @@ def compile_collection(collection: Collection, *, phone: PhoneSettings) -> Compi
     if errors:
         raise errors[0]
     return CompiledCollection(collection.name, rows, replace(phone, region=phone.region.upper()))
+
+
+def consent_override_problem(destination: str) -> str | None:
+    """Why a row writing ``destination`` cannot say ``override_klaviyo_consent``, or None."""
+    kind = parse_destination(destination).kind
+    if kind in _CONSENT:
+        return None
+    if kind == "uclist":
+        why = "UCLIST_ adds to a list without touching consent, so there is no consent to override"
+    else:
+        why = f"{destination} is not consent"
+    return f"override_klaviyo_consent is allowed only on SubscribeProfile and LIST_ rows: {why}"
 
 
 def region_problem(phone: PhoneSettings) -> str | None:
@@ -173,6 +220,10 @@ def compile_rows(collection: Collection) -> tuple[tuple[_CompiledRow, ...], list
             if row.destination in seen:
                 raise _RowProblem(f"{row.destination!r} is mapped more than once")
             seen.add(row.destination)
+            if row.on == "create" and collection.name == "update":
+                raise _RowProblem(
+                    f"{CREATE_ONLY_ON_UPDATE}: a create-only row belongs in the add collection only"
+                )
             compiled.append(_compile_row(row))
         except _RowProblem as problem:
             errors.append(MappingError(str(problem), collection=collection.name, row=_name(row)))
@@ -194,6 +245,16 @@ def _compile_row(row: MappingRow) -> _CompiledRow:
         raise _RowProblem(f"kind must be one of {', '.join(KINDS)}, got {row.kind!r}")
     if row.when_empty not in WHEN_EMPTY:
         raise _RowProblem(f"when_empty must be omit or clear, got {row.when_empty!r}")
+    if row.on not in ON_VALUES:
+        raise _RowProblem(f"on must be always or create, got {row.on!r}")
+    if not isinstance(row.override_klaviyo_consent, bool):
+        raise _RowProblem(
+            f"override_klaviyo_consent must be true or false, got {row.override_klaviyo_consent!r}"
+        )
+    if row.override_klaviyo_consent:
+        problem = consent_override_problem(row.destination)
+        if problem:
+            raise _RowProblem(problem)
     target = parse_destination(row.destination)
     if row.when_empty == "clear" and target.kind in _NO_CLEAR:
         raise _RowProblem(

@@ -9,11 +9,13 @@ from typing import Any, Final, Literal
 __all__ = [
     "COLLECTION_NAMES",
     "KINDS",
+    "ON_VALUES",
     "WHEN_EMPTY",
     "Collection",
     "CollectionName",
     "Collections",
     "MappingRow",
+    "On",
     "PhoneSettings",
     "RowKind",
     "WhenEmpty",
@@ -22,10 +24,12 @@ __all__ = [
 RowKind = Literal["static", "field", "formula"]
 WhenEmpty = Literal["omit", "clear"]
 CollectionName = Literal["add", "update"]
+On = Literal["always", "create"]
 
 KINDS: Final = ("static", "field", "formula")
 WHEN_EMPTY: Final = ("omit", "clear")
 COLLECTION_NAMES: Final = ("add", "update")
+ON_VALUES: Final = ("always", "create")
 
 
 @dataclass(slots=True, frozen=True)
@@ -36,6 +40,12 @@ class MappingRow:
     ``field`` (``CustomFields.Newsletter``, ``Addresses.0.City``) and the expression text for
     ``formula``. ``when_empty`` says what an empty value does: ``omit`` leaves the Klaviyo field
     as it is, ``clear`` sends ``null`` and wipes it.
+
+    ``on = "create"`` makes the row create-only: it belongs in the ``add`` collection (a profile
+    created or first linked) and is never sent on later updates, so Klaviyo owns the value after
+    that. ``override_klaviyo_consent`` (``SubscribeProfile`` and ``LIST_`` rows only) lets a true
+    value subscribe a profile again that unsubscribed in Klaviyo; by default Klaviyo's consent
+    wins on update.
     """
 
     destination: str
@@ -43,6 +53,8 @@ class MappingRow:
     source: Any
     when_empty: WhenEmpty = "omit"
     description: str = ""
+    on: On = "always"
+    override_klaviyo_consent: bool = False
 
 
 @dataclass(slots=True, frozen=True)
