@@ -257,3 +257,257 @@ def test_the_documented_example_loads_and_does_what_it_says(tmp_path: Path) -> N
     updated = compile_collection(collections.update, phone=phone).draft(who, profile_id="P1")
     assert updated.subscribe is None  # consent left as Klaviyo has it
     assert updated.lists == {}
+
+
+# --- field ownership: on = "create", override_klaviyo_consent -------------------------------
+
+
+def test_a_create_only_row_goes_to_add_and_leaves_update(tmp_path: Path) -> None:
+    path = tmp_path / "mapping.toml"
+    path.write_text(
+        """
+        [[rows]]
+        destination = "FirstName"
+        kind = "field"
+        source = "FirstName"
+        on = "create"
+
+        [[rows]]
+        destination = "Nickname"
+        kind = "field"
+        source = "CustomFields.Nickname"
+        on = "create"
+        collections = ["add"]
+        """,
+        encoding="utf-8",
+    )
+    collections = load_collections(path)
+    # The template's FirstName is replaced in place in add and no longer sent on updates.
+    assert [r.destination for r in collections.add.rows] == [*SEED_DESTINATIONS, "Nickname"]
+    assert [r.destination for r in collections.update.rows] == [
+        d for d in SEED_DESTINATIONS if d != "FirstName"
+    ]
+    assert collections.add.row("FirstName") == MappingRow(
+        "FirstName", "field", "FirstName", on="create"
+    )
+    nickname = collections.add.row("Nickname")
+    assert nickname is not None
+    assert nickname.on == "create"
+    assert collections.update.row("Nickname") is None
+    # Every other row keeps the default.
+    assert {r.on for r in collections.update.rows} == {"always"}
+
+
+def test_create_only_without_a_template_row(tmp_path: Path) -> None:
+    add, update = load(
+        tmp_path,
+        f"""
+        template = "none"
+        {ROW}
+        [[rows]]
+        destination = "LastName"
+        kind = "field"
+        source = "LastName"
+        on = "create"
+        """,
+    )
+    assert (add, update) == (["Email", "LastName"], ["Email"])
+
+
+def test_on_always_is_the_default_and_may_be_written(tmp_path: Path) -> None:
+    add, update = load(tmp_path, ROW + 'on = "always"\n')
+    assert "Email" in add
+    assert "Email" in update
+
+
+def test_a_create_only_subscribe_row_leaves_consent_alone_on_update(tmp_path: Path) -> None:
+    from .factories import bare
+
+    path = tmp_path / "mapping.toml"
+    path.write_text(
+        '[[rows]]\ndestination = "SubscribeProfile"\nkind = "static"\nsource = true\n'
+        'on = "create"\n',
+        encoding="utf-8",
+    )
+    collections = load_collections(path)
+    # Without a SubscribeProfile row the update would unsubscribe everyone (the seed's rule);
+    # the row that replaces it is empty, so consent stays as Klaviyo has it.
+    assert [r.destination for r in collections.update.rows] == SEED_DESTINATIONS
+    left = collections.update.row("SubscribeProfile")
+    assert left is not None
+    assert (left.kind, left.source, left.on) == ("static", "", "always")
+    assert "leaves consent as Klaviyo has it" in left.description
+    phone = PhoneSettings()
+    who = bare(EmailAddress="a@b.co")
+    update = compile_collection(collections.update, phone=phone)
+    assert update.has_subscribe_row
+    assert update.draft(who, profile_id="P1").subscribe is None
+    add = compile_collection(collections.add, phone=phone)
+    assert add.draft(who, profile_id=None).subscribe is True
+
+
+def test_a_create_only_subscribe_row_without_a_template(tmp_path: Path) -> None:
+    _, update = load(
+        tmp_path,
+        f"""
+        template = "none"
+        {ROW}
+        [[rows]]
+        destination = "SubscribeProfile"
+        kind = "static"
+        source = true
+        on = "create"
+        """,
+    )
+    assert update == ["Email", "SubscribeProfile"]
+
+
+def test_override_klaviyo_consent_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "mapping.toml"
+    path.write_text(
+        """
+        [[rows]]
+        destination = "SubscribeProfile"
+        kind = "static"
+        source = true
+        override_klaviyo_consent = true
+
+        [[rows]]
+        destination = "LIST_Sms Subscribers"
+        kind = "static"
+        source = true
+        override_klaviyo_consent = true
+        collections = ["update"]
+
+        [[rows]]
+        destination = "LIST_News"
+        kind = "static"
+        source = true
+        override_klaviyo_consent = false
+        """,
+        encoding="utf-8",
+    )
+    collections = load_collections(path)
+
+    def overriding(rows: tuple[MappingRow, ...]) -> list[str]:
+        return [r.destination for r in rows if r.override_klaviyo_consent]
+
+    assert overriding(collections.add.rows) == ["SubscribeProfile"]
+    assert overriding(collections.update.rows) == ["SubscribeProfile", "LIST_Sms Subscribers"]
+    assert collections.add.row("LIST_News") is not None
+
+
+SUBSCRIBE = '[[rows]]\ndestination = "SubscribeProfile"\nkind = "static"\nsource = true\n'
+UCLIST = '[[rows]]\ndestination = "UCLIST_VIP"\nkind = "static"\nsource = true\n'
+ONLY = "allowed only on SubscribeProfile and LIST_ rows"
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "row", "collection"),
+    [
+        (
+            ROW + "on = 'later'",
+            r"#1 \('Email'\): on must be one of always, create, got 'later'",
+            "Email",
+            None,
+        ),
+        (
+            ROW + "on = true",
+            r"#1 \('Email'\): on must be one of always, create, got True",
+            "Email",
+            None,
+        ),
+        (
+            ROW + "on = 'create'\ncollections = ['add', 'update']",
+            r'#1 \(\'Email\'\): on = "create" rows are never sent on updates: drop "update" '
+            r"from collections",
+            "Email",
+            "update",
+        ),
+        (
+            ROW + "on = 'create'\ncollections = ['update']",
+            r'#1 \(\'Email\'\): on = "create" rows are never sent on updates: drop "update"',
+            "Email",
+            "update",
+        ),
+        (
+            ROW + "on = 'create'\n" + ROW + "collections = ['update']",
+            r'#1 \(\'Email\'\): on = "create" rows are never sent on updates, but \[\[rows\]\] '
+            r"#2 sends 'Email' on updates",
+            "Email",
+            "update",
+        ),
+        (
+            ROW + "collections = ['update']\n" + ROW + "on = 'create'",
+            r"#2 \('Email'\): .* but \[\[rows\]\] #1 sends 'Email' on updates",
+            "Email",
+            "update",
+        ),
+        (
+            SUBSCRIBE + "override_klaviyo_consent = 'yes'",
+            r"#1 \('SubscribeProfile'\): override_klaviyo_consent must be true or false, "
+            r"got 'yes'",
+            "SubscribeProfile",
+            None,
+        ),
+        (
+            ROW + "override_klaviyo_consent = true",
+            rf"#1 \('Email'\): override_klaviyo_consent is {ONLY}: Email is not consent",
+            "Email",
+            None,
+        ),
+        (
+            ROW + "override_klaviyo_consent = false",
+            rf"#1 \('Email'\): override_klaviyo_consent is {ONLY}",
+            "Email",
+            None,
+        ),
+        (
+            UCLIST + "override_klaviyo_consent = true",
+            rf"#1 \('UCLIST_VIP'\): override_klaviyo_consent is {ONLY}: UCLIST_ adds to a list "
+            "without touching consent",
+            "UCLIST_VIP",
+            None,
+        ),
+        (
+            "[[rows]]\ndestination = 'Type'\nkind = 'static'\nsource = 'profile'\n"
+            "override_klaviyo_consent = true",
+            rf"#1 \('Type'\): override_klaviyo_consent is {ONLY}: Type is not consent",
+            "Type",
+            None,
+        ),
+        (
+            "[[rows]]\ndestination = 'Loyalty'\nkind = 'static'\nsource = 'gold'\n"
+            "override_klaviyo_consent = true",
+            r"#1 \('Loyalty'\): .*Loyalty is not consent",
+            "Loyalty",
+            None,
+        ),
+    ],
+)
+def test_ownership_errors_name_file_and_row(
+    tmp_path: Path, text: str, message: str, row: str, collection: str | None
+) -> None:
+    error = fails(tmp_path, text, message)
+    assert error.row == row
+    assert error.collection == collection
+
+
+def test_the_documented_ownership_example_loads_and_does_what_it_says(tmp_path: Path) -> None:
+    import klaviyo_sync.mapping as mapping
+
+    assert mapping.__doc__ is not None
+    block = mapping.__doc__.split("once the profile exists in Klaviyo::")[1].split("A create-only")[
+        0
+    ]
+    path = tmp_path / "mapping.toml"
+    path.write_text("\n".join(line[4:] for line in block.splitlines()), encoding="utf-8")
+    collections = load_collections(path)
+    first_name = collections.add.row("FirstName")
+    assert first_name is not None
+    assert first_name.on == "create"
+    assert collections.update.row("FirstName") is None
+    for collection in collections:
+        subscribe = collection.row("SubscribeProfile")
+        assert subscribe is not None
+        assert subscribe.override_klaviyo_consent is True

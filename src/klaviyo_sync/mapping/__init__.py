@@ -52,9 +52,38 @@ mapping file that lists all 18 rows). A mapping file changes them::
 
 A row has exactly these keys: ``destination`` and ``kind`` (required), ``source`` (required: the
 value itself for ``static``, any TOML value but a date; text for ``field`` and ``formula``),
-``when_empty``, ``collections`` and ``description``. Anything else, a duplicate destination
-within one collection, or a removal of a row that does not exist is an error naming the file and
-the row.
+``when_empty``, ``collections``, ``description``, ``on`` and ``override_klaviyo_consent`` (both
+below). Anything else, a duplicate destination within one collection, or a removal of a row that
+does not exist is an error naming the file and the row.
+
+Field ownership and consent
+---------------------------
+
+Two row options say who owns a value once the profile exists in Klaviyo::
+
+    [[rows]]
+    destination = "FirstName"         # Klaviyo owns the first name once the profile exists:
+    kind = "field"                    # sent when a profile is created or first linked
+    source = "FirstName"              # (matched by email or phone), never on later updates
+    on = "create"                     # "always" (the default) or "create"
+
+    [[rows]]
+    destination = "SubscribeProfile"  # the source's opt-in wins over an unsubscribe that
+    kind = "formula"                  # was made in Klaviyo
+    source = "custom('Newsletter', 'no') | lower in ['yes', 'true', '1']"
+    override_klaviyo_consent = true   # default false; SubscribeProfile and LIST_ rows only
+
+A create-only row goes to the ``add`` collection only (``collections = ["add"]`` may be written,
+``"update"`` may not) and takes its destination out of ``update``, so the template's row stops
+being sent on updates. A create-only ``SubscribeProfile`` is replaced in ``update`` by an empty
+value, which leaves consent as Klaviyo has it: no row at all would unsubscribe every profile.
+
+Klaviyo is the system of record for consent: on update, a profile that is unsubscribed in
+Klaviyo is not subscribed again by ``SubscribeProfile = true`` or by a ``LIST_`` row (which
+subscribes through Klaviyo's consent endpoint) unless that row says
+``override_klaviyo_consent = true``. Any other row refuses the key: ``UCLIST_`` adds to a list
+without touching consent, and other fields are not consent. ``check`` lists every create-only
+row and warns about every override.
 
 Formulas
 --------

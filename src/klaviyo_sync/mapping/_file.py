@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 from ..exceptions import MappingError
+from ._compile import CREATE_ONLY_ON_UPDATE, consent_override_problem
 from ._model import (
     COLLECTION_NAMES,
     KINDS,
+    ON_VALUES,
     WHEN_EMPTY,
     Collection,
     CollectionName,
@@ -34,6 +36,16 @@ _TOP_KEYS: Final = frozenset({"template", "remove", "rows", *COLLECTION_NAMES})
 _SECTION_KEYS: Final = frozenset({"remove"})
 _ROW_KEYS: Final = frozenset(
     {"destination", "kind", "source", "when_empty", "collections", "description"}
+    | {"on", "override_klaviyo_consent"}
+)
+# What the update collection gets when SubscribeProfile is create-only: no SubscribeProfile row
+# at all would unsubscribe every profile on update (the seed's rule), the opposite of the intent.
+_CONSENT_LEFT_ALONE: Final = MappingRow(
+    "SubscribeProfile",
+    "static",
+    "",
+    description='SubscribeProfile is create-only (on = "create" in the add collection): this '
+    "empty value leaves consent as Klaviyo has it on updates.",
 )
 
 
@@ -117,8 +129,11 @@ def _add_rows(rows: dict[str, list[MappingRow]], tables: Any, source: str) -> No
     if not isinstance(tables, list):
         raise MappingError(f"{source}: rows must be an array of tables, written [[rows]]")
     first_seen: dict[tuple[str, str], int] = {}
+    create_only: dict[str, int] = {}
     for number, table in enumerate(tables, start=1):
         row, targets = _row(table, f"{source}, [[rows]] #{number}")
+        if row.on == "create":
+            create_only[row.destination] = number
         for collection in targets:
             earlier = first_seen.setdefault((collection, row.destination), number)
             if earlier != number:
@@ -135,6 +150,35 @@ def _add_rows(rows: dict[str, list[MappingRow]], tables: Any, source: str) -> No
             else:
                 # Replacing keeps the template's position, so the order stays the seed's.
                 rows[collection][index] = row
+    for destination, number in create_only.items():
+        _keep_out_of_update(rows["update"], destination, number, first_seen, source)
+
+
+def _keep_out_of_update(
+    update: list[MappingRow],
+    destination: str,
+    number: int,
+    first_seen: Mapping[tuple[str, str], int],
+    source: str,
+) -> None:
+    """A create-only row also takes its destination out of ``update`` (the template's row)."""
+    other = first_seen.get(("update", destination))
+    if other is not None:
+        raise _row_error(
+            f"{source}, [[rows]] #{number}",
+            destination,
+            f"{CREATE_ONLY_ON_UPDATE}, but [[rows]] #{other} sends {destination!r} on updates: "
+            "drop one of them",
+            collection="update",
+        )
+    index = _index(update, destination)
+    if destination == "SubscribeProfile":
+        if index is None:
+            update.append(_CONSENT_LEFT_ALONE)
+        else:
+            update[index] = _CONSENT_LEFT_ALONE
+    elif index is not None:
+        del update[index]
 
 
 def _row(table: Any, where: str) -> tuple[MappingRow, tuple[CollectionName, ...]]:
@@ -163,14 +207,43 @@ def _row(table: Any, where: str) -> tuple[MappingRow, tuple[CollectionName, ...]
     description = table.get("description", "")
     if not isinstance(description, str):
         raise _row_error(where, destination, "description must be text")
+    on = table.get("on", "always")
+    if on not in ON_VALUES:
+        raise _row_error(where, destination, f"on must be one of {_names(ON_VALUES)}, got {on!r}")
     row = MappingRow(
         destination=destination,
         kind=kind,
         source=_source(table, kind, where, destination),
         when_empty=when_empty,
         description=description,
+        on=on,
+        override_klaviyo_consent=_override(table, where, destination),
     )
-    return row, _collections(table.get("collections", list(COLLECTION_NAMES)), where, destination)
+    default = ["add"] if on == "create" else list(COLLECTION_NAMES)
+    targets = _collections(table.get("collections", default), where, destination)
+    if on == "create" and "update" in targets:
+        raise _row_error(
+            where,
+            destination,
+            f'{CREATE_ONLY_ON_UPDATE}: drop "update" from collections',
+            collection="update",
+        )
+    return row, targets
+
+
+def _override(table: Mapping[str, Any], where: str, destination: str) -> bool:
+    if "override_klaviyo_consent" not in table:
+        return False
+    value = table["override_klaviyo_consent"]
+    if not isinstance(value, bool):
+        raise _row_error(
+            where, destination, f"override_klaviyo_consent must be true or false, got {value!r}"
+        )
+    # Even "= false" is refused elsewhere: the key on a non-consent row shows a misunderstanding.
+    problem = consent_override_problem(destination)
+    if problem:
+        raise _row_error(where, destination, problem)
+    return value
 
 
 def _source(table: Mapping[str, Any], kind: str, where: str, destination: str) -> Any:
