@@ -189,3 +189,55 @@ def test_message_text() -> None:
     message = CheckMessage("warning", "add", "LastName", "this row will clear")
     assert str(message) == "warning: [add] 'LastName': this row will clear"
     assert str(replace(message, collection=None, row=None)) == "warning: this row will clear"
+
+
+def test_create_only_rows_are_explained_in_add() -> None:
+    rows = (
+        *BASE,
+        MappingRow("FirstName", "field", "FirstName", on="create"),
+        MappingRow("Nickname", "field", "CustomFields.Nickname", on="create"),
+    )
+    messages = only(check(rows, BASE), "add")
+    assert [(m.severity, m.row) for m in messages] == [
+        ("info", "FirstName"),
+        ("info", "Nickname"),
+        ("info", None),  # Nickname is a custom property: the existing message stays
+    ]
+    assert messages[0].message == (
+        "'FirstName' is create-only (on = \"create\"): sent when a profile is created or first "
+        "linked, never on later updates, so an edit made in Klaviyo stays"
+    )
+    assert messages[2].message.endswith("'Nickname'")
+
+
+def test_a_create_only_row_in_update_is_an_error_not_explained() -> None:
+    rows = (*BASE, MappingRow("FirstName", "field", "FirstName", on="create"))
+    messages = only(check(BASE, rows), "update")
+    assert [(m.severity, m.row) for m in messages] == [("error", "FirstName")]
+    assert 'on = "create" rows are never sent on updates' in messages[0].message
+
+
+def test_consent_overrides_warn() -> None:
+    rows = (
+        BASE[0],
+        BASE[1],
+        BASE[2],
+        MappingRow("SubscribeProfile", "static", True, override_klaviyo_consent=True),
+        MappingRow("LIST_Sms Subscribers", "static", True, override_klaviyo_consent=True),
+        MappingRow("LIST_Other", "static", True),
+    )
+    messages = only(check(rows, rows), "update")
+    assert [(m.severity, m.row) for m in messages] == [
+        ("warning", "SubscribeProfile"),
+        ("warning", "LIST_Sms Subscribers"),
+    ]
+    assert messages[0].message == (
+        "override_klaviyo_consent = true: a profile that unsubscribed in Klaviyo is subscribed "
+        "again when this value is true"
+    )
+
+
+def test_a_misplaced_override_is_an_error_and_not_warned() -> None:
+    rows = (*BASE, MappingRow("UCLIST_VIP", "static", True, override_klaviyo_consent=True))
+    messages = only(check(rows), "add")
+    assert [(m.severity, m.row) for m in messages] == [("error", "UCLIST_VIP")]

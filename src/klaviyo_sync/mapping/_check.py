@@ -2,8 +2,9 @@
 
 Errors stop a run (a formula that does not compile, a list that does not exist, nothing to
 identify a profile by). Warnings are legal but probably not what was meant (no SubscribeProfile
-row unsubscribes everyone; a clear row wipes Klaviyo data when the source is empty). Info says
-what will happen (these destinations become custom properties).
+row unsubscribes everyone; a clear row wipes Klaviyo data when the source is empty; a row that
+overrides Klaviyo's consent re-subscribes people who unsubscribed there). Info says what will
+happen (these destinations become custom properties; this row is sent on creates only).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..draft import (
     UCLIST_PREFIX,
     parse_destination,
 )
-from ._compile import compile_rows, region_problem
+from ._compile import compile_rows, consent_override_problem, region_problem
 from ._model import Collection, Collections, PhoneSettings
 
 __all__ = ["CheckMessage", "check_collections"]
@@ -78,6 +79,7 @@ def check_collections(
             *_subscribe(collection),
             *_routing(collection),
             *_clears(collection),
+            *_ownership(collection),
             *_properties(collection),
         ]
         order = {"error": 0, "warning": 1, "info": 2}
@@ -139,6 +141,29 @@ def _clears(collection: Collection) -> Iterator[CheckMessage]:
                 row.destination,
                 'when_empty = "clear": this row will clear the Klaviyo field when the source '
                 "value is empty",
+            )
+
+
+def _ownership(collection: Collection) -> Iterator[CheckMessage]:
+    for row in collection.rows:
+        # In update a create-only row is already a compile error; no need to explain it too.
+        if row.on == "create" and collection.name == "add":
+            yield CheckMessage(
+                "info",
+                collection.name,
+                row.destination,
+                f'{row.destination!r} is create-only (on = "create"): sent when a profile is '
+                "created or first linked, never on later updates, so an edit made in Klaviyo "
+                "stays",
+            )
+        # A misplaced override is a compile error already; warning about it would add noise.
+        if row.override_klaviyo_consent is True and not consent_override_problem(row.destination):
+            yield CheckMessage(
+                "warning",
+                collection.name,
+                row.destination,
+                "override_klaviyo_consent = true: a profile that unsubscribed in Klaviyo is "
+                "subscribed again when this value is true",
             )
 
 
