@@ -16,12 +16,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.dialects import postgresql, sqlite
 
-from klaviyo_sync.outcome import AuditEntry, Failure, Outcome
+from klaviyo_sync.outcome import AuditEntry, Failure, Link, Outcome
 from klaviyo_sync.store import Store
 from klaviyo_sync.store._activity import count_events_query, list_events_query
 from klaviyo_sync.store._audit import count_audit_query, list_audit_query
 from klaviyo_sync.store._migrate import alembic_config, head_revision
-from klaviyo_sync.store._queries import due_retries_query, parked_query
+from klaviyo_sync.store._queries import due_retries_query, open_failures_query, parked_query
 from klaviyo_sync.store._queue import claim_query, list_queue_query
 from klaviyo_sync.store._schema import audit, events, failures, metadata
 
@@ -217,6 +217,7 @@ def _plan(store: Store, query: sa.Select[Any]) -> str:
         ),
         (list_audit_query(customer_id=None, run_id=3, limit=50, offset=100), "ix_audit_run_id"),
         (count_audit_query(customer_id="c00007", run_id=None), "ix_audit_customer_id"),
+        (open_failures_query(["c00001", "c00002"], ["conflict"]), "ix_failures_customer_id"),
     ],
     ids=[
         "claim",
@@ -229,6 +230,7 @@ def _plan(store: Store, query: sa.Select[Any]) -> str:
         "audit of a customer",
         "audit of a run",
         "count audit of a customer",
+        "open failures",
     ],
 )
 def test_claims_and_pages_are_read_in_index_order(
@@ -304,6 +306,10 @@ def test_0003_upgrades_a_0002_store_and_keeps_its_data(shared_url: str, clock: F
         )
         assert store.get_applied(["c1"]) == {"c1": {"email": "a@example.com"}}
         assert [a.run_id for a in store.list_audit(customer_id="c1")] == [run_id]
+
+        (conflict,) = store.open_failures(["c2"], kinds=["conflict"]).values()
+        store.link_by_hand(conflict.id, "P2", note="chose P2")
+        assert store.get_link("c2") == Link("c2", "P2", "conflict", START, START)
 
 
 def test_0003_downgrades_to_0002_and_back(shared_url: str, clock: FakeClock) -> None:

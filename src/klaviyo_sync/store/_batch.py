@@ -16,7 +16,7 @@ from ._retry import retry_delay
 from ._schema import UTCDateTime, failures, fingerprints, links, outcomes
 from ._upsert import upsert
 
-__all__ = ["CHUNK", "chunks", "is_failed", "next_retry_at", "write_batch"]
+__all__ = ["CHUNK", "chunks", "is_failed", "next_retry_at", "put_links", "write_batch"]
 
 # Ids per IN (…): well under SQLite's 999 bound parameters of old builds, and few round trips.
 CHUNK = 500
@@ -66,7 +66,7 @@ def write_batch(
     _resolve_succeeded(conn, run_id, now, outcomes)
     _resolve_superseded(conn, run_id, now, outcomes)
     _drop_links(conn, dropped_links)
-    _put_links(conn, now, links)
+    put_links(conn, now, links)
     failed = {o.customer_id for o in outcomes if is_failed(o)}
     # A failed customer keeps the fingerprint of what was last applied, so the next run resends.
     _put_fingerprints(
@@ -287,7 +287,7 @@ def _drop_links(conn: sa.Connection, customer_ids: Sequence[str]) -> None:
         conn.execute(sa.delete(fingerprints).where(fingerprints.c.customer_id.in_(part)))
 
 
-def _put_links(conn: sa.Connection, now: datetime, batch: Sequence[Link]) -> None:
+def put_links(conn: sa.Connection, now: datetime, batch: Sequence[Link]) -> None:
     rows = [
         {
             "customer_id": link.customer_id,

@@ -31,11 +31,17 @@ from ._activity import (
     worker_record,
 )
 from ._audit import audit_record, count_audit_query, list_audit_query
-from ._batch import chunks, write_batch
+from ._batch import chunks, put_links, write_batch
 from ._engine import create_store_engine, display_url, write_transaction
 from ._errors import NotFoundError, StoreError
 from ._migrate import current_revision, upgrade_schema
-from ._queries import count_failures_query, due_retries_query, list_failures_query, parked_query
+from ._queries import (
+    count_failures_query,
+    due_retries_query,
+    list_failures_query,
+    open_failures_query,
+    parked_query,
+)
 from ._queue import (
     NewItem,
     ack_items,
@@ -373,6 +379,60 @@ class Store:
                 )
                 row = conn.execute(query).one()
         return _failure(row)
+
+    def open_failures(
+        self, customer_ids: Iterable[str], *, kinds: Iterable[str]
+    ) -> dict[str, FailureRecord]:
+        """The newest open failure among ``kinds`` of each of those customers that has one, by
+        customer id ("newest" by ``last_seen``, then id)."""
+        wanted = sorted(set(kinds))
+        found: dict[str, FailureRecord] = {}
+        if not wanted:
+            return found
+        with self._read("read open failures") as conn:
+            for part in chunks(sorted(set(customer_ids))):
+                for row in conn.execute(open_failures_query(part, wanted)):
+                    if row.resolved_at is not None:
+                        continue
+                    seen = found.get(row.customer_id)
+                    if seen is None or (row.last_seen, row.id) > (seen.last_seen, seen.id):
+                        found[row.customer_id] = _failure(row)
+        return found
+
+    def link_by_hand(self, failure_id: int, profile_id: str, *, note: str) -> FailureRecord:
+        """Settle an open failure by linking its customer to ``profile_id`` (how: ``conflict``,
+        a person's choice after an identity conflict), in one transaction.
+
+        The customer's fingerprint and applied state go, so the next run sends it to the chosen
+        profile in full; the failure is resolved with ``note`` and returned. A failure that is
+        unknown (:class:`NotFoundError`), resolved already, or has no customer is refused
+        (:class:`StoreError`) and nothing changes.
+        """
+        query = sa.select(failures).where(failures.c.id == failure_id)
+        with self._write(f"link the customer of failure {failure_id} by hand") as conn:
+            # Locked on PostgreSQL: two people settling one failure at once link it once.
+            row = conn.execute(query.with_for_update()).one_or_none()
+            if row is None:
+                raise NotFoundError(
+                    f"no failure {failure_id} in the store at {self.url_for_display}"
+                )
+            if row.resolved_at is not None:
+                raise StoreError(f"failure {failure_id} is already resolved: nothing to link")
+            if row.customer_id is None:
+                raise StoreError(
+                    f"failure {failure_id} has no customer id: there is no customer to link"
+                )
+            now = self._now()
+            put_links(conn, now, [Link(row.customer_id, profile_id, "conflict")])
+            conn.execute(
+                sa.delete(fingerprints).where(fingerprints.c.customer_id == row.customer_id)
+            )
+            conn.execute(
+                sa.update(failures)
+                .where(failures.c.id == failure_id)
+                .values(resolved_at=now, resolution=note, next_retry_at=None)
+            )
+            return _failure(conn.execute(query).one())
 
     def due_retries(self, *, limit: int, max_attempts: int) -> list[FailureRecord]:
         """Open retryable failures whose ``next_retry_at`` has come and that have been met fewer
