@@ -6,6 +6,7 @@ from .config import Settings, load_settings
 from .exceptions import (
     ConfigError,
     FatalError,
+    GuardrailError,
     KlaviyoAPIError,
     KlaviyoAuthError,
     KlaviyoConflictError,
@@ -26,6 +27,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError",
     "FatalError",
+    "GuardrailError",
     "KlaviyoAPIError",
     "KlaviyoAuthError",
     "KlaviyoConflictError",

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
@@ -23,6 +23,11 @@ from . import __version__
 from .config import load_settings
 from .exceptions import ConfigError, KlaviyoSyncError
 from .outcome import Outcome
+
+if TYPE_CHECKING:  # imported by the commands that need them, to keep start-up quick
+    from .config import Settings
+    from .engine import PlanEntry
+    from .sources import Source
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -89,6 +94,9 @@ def _with_source_options(func: Callable[P, R]) -> Callable[P, R]:
     help="How profiles are written: bulk import jobs, one request each, or auto (bulk for "
     "large batches; the default, or KLAVIYO_SYNC_STRATEGY).",
 )
+@click.option("--force", is_flag=True, help="Apply a run the guardrails would refuse.")
+@click.option("--plan", "show_plan", is_flag=True, help="Print the plan first and ask to go on.")
+@click.option("--yes", is_flag=True, help="With --plan: go on without asking.")
 @_domain_errors
 def sync(
     source: str,
@@ -98,10 +106,14 @@ def sync(
     as_json: bool,
     full: bool,
     strategy: str | None,
+    force: bool,
+    show_plan: bool,
+    yes: bool,
 ) -> None:
     """Sync every customer in SOURCE (a .jsonl/.json/.csv file or a database URL) to Klaviyo.
 
-    Exits 1 when any customer failed; failures stay in the error log.
+    Exits 1 when any customer failed or the guardrails refused the run; failures stay in the
+    error log. With --plan, shows what the run would change and asks before applying it.
     """
     from .report import outcome_json, print_summary, summary_json
     from .sources import open_source
@@ -112,6 +124,8 @@ def sync(
         settings = settings.model_copy(update={"strategy": strategy})
     customers = open_source(source, query=query, format=fmt)
     console = Console(stderr=as_json)
+    if show_plan:
+        force = _confirm_plan(console, settings, customers, full=full, force=force, yes=yes)
     with _progress(console, enabled=not as_json) as advance:
 
         def on_outcome(outcome: Outcome) -> None:
@@ -119,12 +133,88 @@ def sync(
             if as_json:
                 click.echo(outcome_json(outcome))
 
-        summary = asyncio.run(sync_source(settings, customers, full=full, on_outcome=on_outcome))
+        summary = asyncio.run(
+            sync_source(settings, customers, full=full, force=force, on_outcome=on_outcome)
+        )
     if as_json:
         click.echo(summary_json(summary))
     else:
         print_summary(console, summary)
     if summary.failed:
+        sys.exit(EXIT_ERROR)
+
+
+def _confirm_plan(
+    console: Console, settings: Settings, customers: Source, *, full: bool, force: bool, yes: bool
+) -> bool:
+    """Print the plan of syncing ``customers``; go on when the person agrees (or ``yes``).
+
+    Returns whether to force: agreeing to a plan the guardrails would refuse is the informed
+    decision ``--force`` stands for. Exits when the answer is no, or no one can be asked.
+    """
+    from .plan_view import print_plan
+    from .sync import plan_source
+
+    report = asyncio.run(plan_source(settings, customers, full=full, force=force))
+    print_plan(console, report, source=customers.name, live=False)
+    if not yes:
+        if not (sys.stdin.isatty() and console.is_terminal):
+            click.echo("not applied: no terminal to ask on; pass --yes to apply after a plan")
+            sys.exit(EXIT_ERROR)
+        if not click.confirm("Apply this run?", default=False):
+            click.echo("not applied")
+            sys.exit(EXIT_ERROR)
+    return force or bool(report.problems)
+
+
+@main.command()
+@click.argument("source")
+@_config_option
+@_with_source_options
+@click.option("--live", is_flag=True, help="Diff against Klaviyo's profiles now, not the store.")
+@click.option("--show", "show", default=None, metavar="ID", help="One customer's full plan.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per customer, then a summary.")
+@click.option("--full", is_flag=True, help="Plan as sync --full: resend unchanged customers.")
+@_domain_errors
+def plan(
+    source: str,
+    config: Path | None,
+    query: str | None,
+    fmt: str | None,
+    live: bool,
+    show: str | None,
+    as_json: bool,
+    full: bool,
+) -> None:
+    """Show what syncing SOURCE would change, customer by customer, without writing anything.
+
+    Per customer: the route (create, update, matched by email or phone), the exact payload and
+    a field-level diff against what was last applied (or, with --live, against the profile as
+    Klaviyo holds it now). Lookups in Klaviyo are made: they are reads. Exits 1 when a sync
+    would refuse the run or a customer would fail.
+    """
+    from .plan_view import plan_entry_json, plan_summary_json, print_plan, print_plan_entry
+    from .sources import open_source
+    from .sync import plan_source
+
+    settings = load_settings(config)
+    customers = open_source(source, query=query, format=fmt)
+    console = Console()
+
+    def on_entry(entry: PlanEntry) -> None:
+        if as_json:
+            click.echo(plan_entry_json(entry))
+        elif show is not None:
+            print_plan_entry(console, entry)
+
+    report = asyncio.run(
+        plan_source(settings, customers, only=show, live=live, full=full, on_entry=on_entry)
+    )
+    if as_json:
+        click.echo(plan_summary_json(report))
+    elif show is None:
+        print_plan(console, report, source=customers.name, live=live)
+    if report.problems or report.failures:
         sys.exit(EXIT_ERROR)
 
 
@@ -247,6 +337,7 @@ def errors_show(failure_id: int, config: Path | None, as_json: bool) -> None:
 @click.option("--all", "every", is_flag=True, help="Retry every open failure (of --kind).")
 @click.option("--kind", default=None, help="With --all: only failures of this kind.")
 @click.option("--source", default=None, help="Re-read customers from here (else the record kept).")
+@click.option("--force", is_flag=True, help="Apply even past the guardrails (kind guardrail).")
 @_config_option
 @_domain_errors
 def errors_retry(
@@ -254,6 +345,7 @@ def errors_retry(
     every: bool,
     kind: str | None,
     source: str | None,
+    force: bool,
     config: Path | None,
 ) -> None:
     """Run failed customers again, with their latest state; a success resolves the failure.
@@ -273,6 +365,7 @@ def errors_retry(
             every=every,
             kind=kind,
             source=configured_source(settings, source),
+            force=force,
         )
     )
     print_retries(Console(), results)
@@ -282,20 +375,56 @@ def errors_retry(
 
 @errors.command("resolve")
 @click.argument("failure_id", type=int)
-@click.option("--note", default="resolved by hand", show_default=True, help="Why.")
+@click.option("--note", default=None, help="Why (default: resolved by hand).")
+@click.option(
+    "--profile",
+    default=None,
+    metavar="PROFILE_ID",
+    help="Settle an identity conflict: link the customer to this one of its profiles.",
+)
 @_config_option
 @_domain_errors
-def errors_resolve(failure_id: int, note: str, config: Path | None) -> None:
-    """Mark a failure resolved (it leaves the open error log and automatic retries)."""
-    from .store import NotFoundError, Store
+def errors_resolve(
+    failure_id: int, note: str | None, profile: str | None, config: Path | None
+) -> None:
+    """Mark a failure resolved (it leaves the open error log and automatic retries).
+
+    With --profile, an identity conflict is settled: its customer is linked to that profile,
+    and the next run updates it (identifiers that belong to the other profiles stay off it).
+    """
+    from .sync import resolve_failure
+
+    settings = load_settings(config)
+    failure = resolve_failure(settings, failure_id, note=note, profile=profile)
+    linked = f"; linked to profile {profile}" if profile else ""
+    click.echo(
+        f"failure {failure.id} ({failure.kind}, customer {failure.customer_id}) resolved{linked}"
+    )
+
+
+@main.command()
+@_config_option
+@click.option("--customer", default=None, metavar="ID", help="Only this customer's changes.")
+@click.option("--run", "run_id", type=int, default=None, help="Only this run's changes.")
+@click.option("--limit", default=50, show_default=True, help="How many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@_domain_errors
+def audit(
+    config: Path | None, customer: str | None, run_id: int | None, limit: int, as_json: bool
+) -> None:
+    """Every consent and list change made: customer, profile, before, after, mapping row, run."""
+    from .plan_view import audit_json, print_audit
+    from .store import Store
 
     settings = load_settings(config)
     with Store.open(settings.store_url) as store:
-        try:
-            failure = store.resolve_failure(failure_id, note=note)
-        except NotFoundError:
-            raise ConfigError(f"there is no failure {failure_id} in the error log") from None
-    click.echo(f"failure {failure.id} ({failure.kind}, customer {failure.customer_id}) resolved")
+        records = store.list_audit(customer_id=customer, run_id=run_id, limit=limit)
+        total = store.count_audit(customer_id=customer, run_id=run_id)
+    if as_json:
+        for record in records:
+            click.echo(audit_json(record))
+        return
+    print_audit(Console(), records, total=total)
 
 
 @main.command()

@@ -26,6 +26,9 @@ secret must not. Config file keys (all optional)::
     strategy = "auto"                      # KLAVIYO_SYNC_STRATEGY: auto | bulk | per-record
     bulk_threshold = 500                   # KLAVIYO_SYNC_BULK_THRESHOLD: with auto, batches of
                                            # at least this many customers use bulk import jobs
+    max_unsubscribe_share = 0.01           # KLAVIYO_SYNC_MAX_UNSUBSCRIBE_SHARE: guardrails: refuse
+    max_list_removal_share = 0.01          # KLAVIYO_SYNC_MAX_LIST_REMOVAL_SHARE: a run past any
+    max_cleared_fields = 100               # KLAVIYO_SYNC_MAX_CLEARED_FIELDS: of these (--force)
 
 Secrets come from the environment only: ``KLAVIYO_API_KEY``, ``KLAVIYO_SYNC_WEBHOOK_SECRET`` and
 ``KLAVIYO_SYNC_DASHBOARD_TOKEN``.
@@ -75,6 +78,9 @@ _FILE_KEYS = {
     "rate_limit_scale": "rate_limit_scale",
     "strategy": "strategy",
     "bulk_threshold": "bulk_threshold",
+    "max_unsubscribe_share": "max_unsubscribe_share",
+    "max_list_removal_share": "max_list_removal_share",
+    "max_cleared_fields": "max_cleared_fields",
 }
 _SECRETS = ("api_key", "klaviyo_api_key", "webhook_secret", "dashboard_token")
 
@@ -116,6 +122,16 @@ class Settings(BaseSettings):
         default="auto", alias="KLAVIYO_SYNC_STRATEGY"
     )
     bulk_threshold: int = Field(default=500, ge=1, alias="KLAVIYO_SYNC_BULK_THRESHOLD")
+    max_unsubscribe_share: float = Field(
+        default=0.01, ge=0, le=1, alias="KLAVIYO_SYNC_MAX_UNSUBSCRIBE_SHARE"
+    )
+    """guardrail: refuse a run that would unsubscribe more than this share of its customers"""
+    max_list_removal_share: float = Field(
+        default=0.01, ge=0, le=1, alias="KLAVIYO_SYNC_MAX_LIST_REMOVAL_SHARE"
+    )
+    """guardrail: refuse a run that would take more than this share of its customers off lists"""
+    max_cleared_fields: int = Field(default=100, ge=0, alias="KLAVIYO_SYNC_MAX_CLEARED_FIELDS")
+    """guardrail: refuse a run that would clear more than this many fields holding a value"""
     dashboard_token: SecretStr | None = Field(default=None, alias="KLAVIYO_SYNC_DASHBOARD_TOKEN")
 
     @field_validator("triggers", mode="before")

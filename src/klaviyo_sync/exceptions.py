@@ -11,6 +11,7 @@ KlaviyoSyncError
 
  ConfigError ................................. FatalError
   └── MappingError   a collection or formula is invalid (names collection and row)
+ GuardrailError  a run would go past a guardrail (unsubscribes, ...) .. FatalError
  InvalidRecordError  a source record is malformed (names where) ...... RecordError
  CustomerNotFoundError  a manual sync asked for an id the source lacks .. RecordError
  FormulaError        a formula failed on one customer ................. RecordError
@@ -39,6 +40,7 @@ __all__ = [
     "CustomerNotFoundError",
     "FatalError",
     "FormulaError",
+    "GuardrailError",
     "InvalidRecordError",
     "KlaviyoAPIError",
     "KlaviyoAuthError",
@@ -75,6 +77,22 @@ class RecordError(KlaviyoSyncError):
 
 class ConfigError(FatalError):
     """Settings or configuration are missing or invalid; the message says what and where."""
+
+
+class GuardrailError(FatalError):
+    """A run was refused before writing a batch that would take it past a guardrail (too many
+    unsubscribes, list removals or cleared fields); nothing of that batch was written.
+    ``problems`` says what in sentences, ``counts`` is what the run would have done."""
+
+    def __init__(self, problems: list[str], counts: dict[str, int]) -> None:
+        self.problems = problems
+        self.counts = counts
+        super().__init__(
+            "refused: this run would "
+            + "; and ".join(problems)
+            + ". Nothing more was written. See each change with `klaviyo-sync plan SOURCE`, "
+            "then sync with --force to apply it anyway"
+        )
 
 
 class MappingError(ConfigError):

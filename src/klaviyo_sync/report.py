@@ -37,6 +37,7 @@ _STYLE = {
     "matched_email": "blue",
     "matched_phone": "blue",
     "unchanged": "dim",
+    "conflict": "magenta",
     "failed": "red",
 }
 _ROUTE = {
@@ -76,7 +77,7 @@ def print_summary(console: Console, summary: RunSummary, *, title: str | None = 
     table = Table(title=title or f"Run {summary.run_id}: {summary.total} customers")
     table.add_column("outcome")
     table.add_column("customers", justify="right")
-    for kind in ("created", "updated", "matched_email", "matched_phone", "unchanged", "failed"):
+    for kind in _STYLE:
         if summary.outcomes[kind]:
             table.add_row(f"[{_STYLE[kind]}]{kind}[/]", str(summary.outcomes[kind]))
     console.print(table)

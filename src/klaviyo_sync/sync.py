@@ -1,4 +1,5 @@
-"""The library calls behind the command line: sync a source, sync one customer, check.
+"""The library calls behind the command line: sync a source, plan it, sync one customer, check,
+retry and resolve failures.
 
 Each opens what it needs from ``Settings`` (the store, the Klaviyo client, the collections),
 does one thing, and closes everything again. ``transport`` lets tests and the demo point the
@@ -15,20 +16,23 @@ import httpx
 
 from .config import Settings
 from .customer import Customer
-from .engine import Engine, EngineOptions, RunSummary
+from .engine import Engine, EngineOptions, Guardrails, PlanEntry, PlanReport, RunSummary
 from .exceptions import ConfigError, CustomerNotFoundError, InvalidRecordError
 from .klaviyo import Clock, KlaviyoClient
 from .mapping import CheckMessage, PhoneSettings, check_collections, load_collections
 from .outcome import Outcome
 from .sources import Source, open_source
-from .store import FailureRecord, Store
+from .store import FailureRecord, NotFoundError, Store, StoreError
 
 __all__ = [
     "Connections",
     "RetryResult",
     "check_configuration",
     "configured_source",
+    "guardrails",
     "open_engine",
+    "plan_source",
+    "resolve_failure",
     "retry_failures",
     "sync_one",
     "sync_source",
@@ -47,11 +51,27 @@ def phone_settings(settings: Settings) -> PhoneSettings:
     return PhoneSettings(region=settings.phone_region, strict=settings.phone_strict)
 
 
+def guardrails(settings: Settings) -> Guardrails:
+    return Guardrails(
+        max_unsubscribe_share=settings.max_unsubscribe_share,
+        max_list_removal_share=settings.max_list_removal_share,
+        max_cleared_fields=settings.max_cleared_fields,
+    )
+
+
 @asynccontextmanager
 async def open_engine(
-    settings: Settings, *, full: bool = False, connections: Connections | None = None
+    settings: Settings,
+    *,
+    full: bool = False,
+    force: bool = False,
+    live: bool = False,
+    connections: Connections | None = None,
 ) -> AsyncIterator[Engine]:
-    """An engine over the configured store, Klaviyo account and collections."""
+    """An engine over the configured store, Klaviyo account and collections.
+
+    ``full`` resends unchanged customers, ``force`` writes past the guardrails, ``live`` diffs
+    against Klaviyo's profiles instead of the store (for plans)."""
     connections = connections or Connections()
     collections = load_collections(settings.mapping_path)
     client = KlaviyoClient.from_settings(
@@ -69,6 +89,9 @@ async def open_engine(
         full=full,
         strategy=settings.strategy,
         bulk_threshold=settings.bulk_threshold,
+        guardrails=guardrails(settings),
+        force=force,
+        live=live,
     )
     try:
         yield Engine(client, store, collections, phone=phone_settings(settings), options=options)
@@ -82,12 +105,44 @@ async def sync_source(
     source: Source,
     *,
     full: bool = False,
+    force: bool = False,
     on_outcome: Callable[[Outcome], None] | None = None,
     connections: Connections | None = None,
 ) -> RunSummary:
-    """Sync every customer of ``source``; each one's outcome goes to ``on_outcome``."""
-    async with open_engine(settings, full=full, connections=connections) as engine:
+    """Sync every customer of ``source``; each one's outcome goes to ``on_outcome``.
+
+    Raises GuardrailError (after recording the refused batch) when the run would go past a
+    guardrail, unless ``force``."""
+    async with open_engine(settings, full=full, force=force, connections=connections) as engine:
         return await engine.run(source, kind="sync", source=source.name, on_outcome=on_outcome)
+
+
+async def plan_source(
+    settings: Settings,
+    source: Source,
+    *,
+    only: str | None = None,
+    live: bool = False,
+    full: bool = False,
+    force: bool = False,
+    on_entry: Callable[[PlanEntry], None] | None = None,
+    connections: Connections | None = None,
+) -> PlanReport:
+    """What syncing ``source`` would do, customer by customer; nothing is written.
+
+    ``only`` plans that one customer (fetched by id); ``live`` diffs linked customers against
+    their profiles as Klaviyo holds them now rather than against what the store says was last
+    applied. The lookups a sync makes are made (they are reads)."""
+    items: Source | list[Customer] = source
+    if only is not None:
+        customer = source.get(only)
+        if customer is None:
+            raise CustomerNotFoundError(only, source.name)
+        items = [customer]
+    async with open_engine(
+        settings, full=full, force=force, live=live, connections=connections
+    ) as engine:
+        return await engine.preview(items, on_entry=on_entry)
 
 
 async def sync_one(
@@ -155,6 +210,7 @@ async def retry_failures(
     every: bool = False,
     kind: str | None = None,
     source: Source | None = None,
+    force: bool = False,
     connections: Connections | None = None,
 ) -> list[RetryResult]:
     """Run logged failures again: the named ones, or ``every`` open one (of ``kind``).
@@ -177,7 +233,7 @@ async def retry_failures(
             customers[found.id] = found
     outcomes: dict[str, Outcome] = {}
     if customers:
-        async with open_engine(settings, full=True, connections=connections) as engine:
+        async with open_engine(settings, full=True, force=force, connections=connections) as engine:
             await engine.run(
                 list(customers.values()),
                 kind="retry",
@@ -223,3 +279,39 @@ def _retry_record(failure: FailureRecord, source: Source | None) -> Customer | s
     if not isinstance(record, dict):
         return "no record was kept with this failure: retry with a source"
     return Customer.from_record(record, where=f"error log #{failure.id}")
+
+
+def resolve_failure(
+    settings: Settings, failure_id: int, *, note: str | None = None, profile: str | None = None
+) -> FailureRecord:
+    """Mark a failure resolved; with ``profile``, settle an identity conflict by linking its
+    customer to that profile (one of the profiles the conflict named), so the next run
+    proceeds with it."""
+    with Store.open(settings.store_url) as store:
+        try:
+            if profile is None:
+                return store.resolve_failure(failure_id, note=note or "resolved by hand")
+            failure = store.get_failure(failure_id)
+            if failure is None:
+                raise NotFoundError(f"no failure {failure_id}")
+            _check_candidate(failure, profile)
+            chosen = note or f"linked to profile {profile} by hand"
+            return store.link_by_hand(failure_id, profile, note=chosen)
+        except NotFoundError:
+            raise ConfigError(f"there is no failure {failure_id} in the error log") from None
+        except StoreError as err:
+            raise ConfigError(str(err)) from None
+
+
+def _check_candidate(failure: FailureRecord, profile: str) -> None:
+    if failure.kind != "conflict":
+        raise ConfigError(
+            f"failure {failure.id} is {failure.kind}, not an identity conflict: --profile "
+            "settles conflicts only"
+        )
+    candidates = [str(c) for c in failure.detail.get("candidates") or []]
+    if candidates and profile not in candidates:
+        raise ConfigError(
+            f"profile {profile} is not one of the profiles in conflict for customer "
+            f"{failure.customer_id}: {', '.join(candidates)}"
+        )

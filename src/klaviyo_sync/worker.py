@@ -9,6 +9,11 @@ rows under a lease, runs them through the same ``Engine.run`` as ``klaviyo-sync 
 - releases a customer whose failure is retryable, to be tried again after a growing delay, until
   ``max_attempts``; after that the failure stays in the error log as parked.
 
+The guardrails apply to a worker as to a sync, over the last ``WORKER_WINDOW`` customers it
+handled (each micro-batch is a run of its own): a batch that would take them past a guardrail
+is not applied. Its customers are parked in the error log (kind ``guardrail``) and the worker
+goes on; ``errors retry --kind guardrail --all --force`` applies them once a person has looked.
+
 A worker that dies mid-batch loses nothing: its rows come back when the lease runs out, and a
 customer whose profile already reached Klaviyo is matched (by email, then phone) rather than
 created twice. Latency: an in-process worker is woken the moment an event is queued; a separate
@@ -29,8 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .customer import Customer
-from .engine import Engine
-from .exceptions import FatalError, InvalidRecordError
+from .engine import WORKER_WINDOW, Engine, Guard
+from .exceptions import FatalError, GuardrailError, InvalidRecordError
 from .outcome import Outcome
 from .store import QueueItem, Store, retry_delay
 
@@ -72,6 +77,8 @@ class Worker:
         self._wake = asyncio.Event()
         self._monotonic = monotonic
         self._next_scan = monotonic()
+        rails = engine.options
+        self._guard = None if rails.force else Guard(rails.guardrails, window=WORKER_WINDOW)
 
     def wake(self) -> None:
         """Claim now instead of at the next poll (the webhook calls this after queueing)."""
@@ -95,7 +102,11 @@ class Worker:
                 kind="trigger",
                 source="queue",
                 on_outcome=lambda o: outcomes.__setitem__(o.customer_id, o),
+                guard=self._guard,
             )
+        except GuardrailError as err:
+            # Recorded as failures that retrying will not fix: acknowledged below, parked.
+            log.warning("worker %s parked %d customers: %s", self.worker_id, len(items), err)
         except FatalError:
             # Nothing will go better until the key is fixed: put everything back for later.
             for item in items:

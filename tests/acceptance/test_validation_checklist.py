@@ -95,7 +95,7 @@ async def test_primary_billing_address_is_present_when_address_values_should_app
     [without] = await world.sync(other)
     assert world.profile(without.profile_id or "").location is None
     # On update, no billing address sends no address values: the existing address stays.
-    await world.sync(ada(Addresses=shipping_only))
+    await world.sync(ada(Addresses=shipping_only, FirstName="Augusta"))
     assert world.profile(with_billing.profile_id or "").location is not None
     assert "location" not in world.requests("PATCH")[-1].body["data"]["attributes"]
 

@@ -1,16 +1,34 @@
-"""The sync engine: planner (reads), writer (writes), and runs that tie them to the store."""
+"""The sync engine: planner (reads), writer (writes), and runs that tie them to the store;
+plans (what a run would do) and the guardrails that refuse a harmful run."""
 
 from __future__ import annotations
 
+from ._diff import Before, ConsentChange, Diff, FieldChange, ListChange
+from ._guard import WORKER_WINDOW, Guard, Guardrails, Tally
 from ._plan import BatchPlan, BatchResult, Planned, Route
+from ._preview import CHANGES, ROUTES, PlanEntry, PlanReport, PlanRoute
 from ._run import Engine, EngineOptions, RunSummary
 
 __all__ = [
+    "CHANGES",
+    "ROUTES",
+    "WORKER_WINDOW",
     "BatchPlan",
     "BatchResult",
+    "Before",
+    "ConsentChange",
+    "Diff",
     "Engine",
     "EngineOptions",
+    "FieldChange",
+    "Guard",
+    "Guardrails",
+    "ListChange",
+    "PlanEntry",
+    "PlanReport",
+    "PlanRoute",
     "Planned",
     "Route",
     "RunSummary",
+    "Tally",
 ]

@@ -19,7 +19,9 @@ For one batch:
    rerouted as on the per-record path.
 3. Created profiles are looked up in batches (``any(external_id,[…])``, then email, then phone
    for rows without one) to store their links. A profile that existed before the job (Klaviyo
-   merged the row into it) is recorded as a match, as a 409 on create is per record.
+   merged the row into it) is recorded as a match, as a 409 on create is per record, and its
+   consent (read with the lookup) is Klaviyo's. A ``duplicate_profile`` import error is an
+   identity conflict, as a 409 is per record.
 4. Consent, lists and outcomes follow through ``Writer.finish``, exactly as per record.
 """
 
@@ -35,6 +37,7 @@ from typing import Any
 from ..exceptions import (
     FatalError,
     KlaviyoAPIError,
+    KlaviyoDuplicateProfileError,
     KlaviyoNotFoundError,
     KlaviyoSyncError,
     KlaviyoTimeoutError,
@@ -47,7 +50,8 @@ from ..outcome import Link
 from ._failures import failed, failure_from_error
 from ._jobs import JOB_PATH, MAX_ROW_BYTES, Row, import_error, job_chunks, poll_delays, row_index
 from ._plan import BatchPlan, BatchResult, Planned
-from ._writer import Attempt, Writer, Written, duplicate_reason
+from ._planner import conflict_outcome, duplicate_of
+from ._writer import Attempt, Writer, Written, adopt
 
 __all__ = ["BulkWriter"]
 
@@ -200,7 +204,9 @@ class BulkWriter:
             if not wanted:
                 continue
             try:
-                profiles = await self._client.find_profiles(field, list(wanted.values()))
+                profiles = await self._client.find_profiles(
+                    field, list(wanted.values()), additional_fields=("subscriptions",)
+                )
             except FatalError as err:
                 for i in pending:
                     results[i] = err
@@ -213,9 +219,24 @@ class BulkWriter:
             for i, value in wanted.items():
                 profile = by_value.get(value.lower() if field == "email" else value)
                 if profile is not None:
-                    results[i] = _written_create(pending.pop(i), profile)
+                    results[i] = self._written_create(pending.pop(i), profile)
         for i, created in pending.items():
             results[i] = _failed(created.row.planned, _not_found_after_import(created.row))
+
+    def _written_create(self, created: _Created, profile: dict[str, Any]) -> Written:
+        p = created.row.planned
+        profile_id = str(profile["id"])
+        attributes = profile.get("attributes") or {}
+        born = _timestamp(attributes.get("created"))
+        if born is None or created.job_created_at is None or born >= created.job_created_at:
+            link = Link(p.customer.id, profile_id, "created")
+            return Written(p, profile_id, "created", p.draft.profile_document(), link)
+        adopt(self._writer.planner, p, profile)
+        how = p.matched_by or "duplicate"
+        kind = p.matched_by or "updated"
+        note = f"bulk import merged this customer into existing profile {profile_id}; linked it"
+        payload = p.draft.profile_document(profile_id)
+        return Written(p, profile_id, kind, payload, Link(p.customer.id, profile_id, how), (note,))
 
     async def _alone(self, planned: Sequence[Planned], results: list[_Result | None]) -> None:
         """Rows kept out of the jobs, refused with them, or rerouted: one request each."""
@@ -278,6 +299,8 @@ def _imported(row: Row, error: KlaviyoAPIError | None, created_at: datetime | No
     if error is not None:
         if isinstance(error, KlaviyoNotFoundError) and p.profile_id is not None:
             return _REROUTE
+        if isinstance(error, KlaviyoDuplicateProfileError):
+            return conflict_outcome(p, duplicate_of(error))
         return _failed(p, error)
     if p.route == "create":
         return _Created(row, created_at)
@@ -287,20 +310,6 @@ def _imported(row: Row, error: KlaviyoAPIError | None, created_at: datetime | No
         return Written(p, p.profile_id, "updated", payload)
     how = p.matched_by or "matched_email"
     return Written(p, p.profile_id, how, payload, Link(p.customer.id, p.profile_id, how))
-
-
-def _written_create(created: _Created, profile: dict[str, Any]) -> Written:
-    p = created.row.planned
-    profile_id = str(profile["id"])
-    attributes = profile.get("attributes") or {}
-    born = _timestamp(attributes.get("created"))
-    if born is None or created.job_created_at is None or born >= created.job_created_at:
-        link = Link(p.customer.id, profile_id, "created")
-        return Written(p, profile_id, "created", p.draft.profile_document(), link)
-    how, kind = duplicate_reason(p.draft, attributes)
-    note = f"bulk import merged this customer into existing profile {profile_id}; linked it"
-    payload = p.draft.profile_document(profile_id)
-    return Written(p, profile_id, kind, payload, Link(p.customer.id, profile_id, how), (note,))
 
 
 def _identifier(row: Row, field: str) -> str | None:

@@ -11,6 +11,14 @@ The seed's rules, as DESIGN.md states them:
 - A profile joins lists only when ``SubscribeProfile`` is true: the seed makes that value what
   makes a profile "eligible ... to be added to lists". Removals always apply.
 
+Only what changed is sent: each customer's diff (``_diff``) says which consent and list changes
+its draft makes against what was last applied, and which are skipped (Klaviyo owns consent: a
+profile unsubscribed in Klaviyo is not subscribed again). So a customer who unsubscribed inside
+Klaviyo stays unsubscribed however often the source says true. Every change made is returned
+as an ``AuditEntry``; intents that could not be carried out for a reason a later run may not
+have (no email address yet, ``SubscribeProfile`` not true yet) are returned as *unsettled*, so
+the store does not remember them as applied.
+
 Calls are batched per endpoint and list. When a batched call is refused for a reason that
 belongs to one record (a 400), the batch is replayed one profile at a time so only the culprit
 fails; every other error fails the customers of that call.
@@ -25,7 +33,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..exceptions import FatalError, KlaviyoSyncError, RecordError
 from ..klaviyo import KlaviyoClient, SubscriptionTarget
-from ..outcome import Failure, Stage
+from ..outcome import AuditAction, AuditEntry, Failure, Stage
+from ._diff import NOT_ELIGIBLE, ListChange
 from ._failures import failure_from_error
 
 if TYPE_CHECKING:
@@ -64,24 +73,32 @@ class ListDirectory:
 
 @dataclass(slots=True)
 class ConsentResult:
-    """What the consent stage did for one customer: ``detail`` goes into its outcome."""
+    """What the consent stage did for one customer: ``detail`` goes into its outcome, ``audit``
+    holds the changes made, ``unsettled`` the intents left for a later run (``subscribe``,
+    ``list:{name}``, ``uclist:{name}``)."""
 
     detail: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     failure: Failure | None = None
+    audit: list[AuditEntry] = field(default_factory=list)
+    unsettled: set[str] = field(default_factory=set)
+
+
+_Item = tuple[str, T, AuditEntry]
+"""One call's part for one customer: its id, what to send, and the change it makes."""
 
 
 @dataclass(slots=True)
 class _Calls:
-    """The batched calls to make, each item tagged with its customer id."""
+    """The batched calls to make, each item tagged with its customer and audit entry."""
 
-    subscribe: list[tuple[str, SubscriptionTarget]] = field(default_factory=list)
-    unsubscribe: list[tuple[str, SubscriptionTarget]] = field(default_factory=list)
-    list_subscribe: dict[str, list[tuple[str, SubscriptionTarget]]] = field(
+    subscribe: list[_Item[SubscriptionTarget]] = field(default_factory=list)
+    unsubscribe: list[_Item[SubscriptionTarget]] = field(default_factory=list)
+    list_subscribe: dict[str, list[_Item[SubscriptionTarget]]] = field(
         default_factory=lambda: defaultdict(list)
     )
-    list_add: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: defaultdict(list))
-    list_remove: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: defaultdict(list))
+    list_add: dict[str, list[_Item[str]]] = field(default_factory=lambda: defaultdict(list))
+    list_remove: dict[str, list[_Item[str]]] = field(default_factory=lambda: defaultdict(list))
 
 
 class ConsentWriter:
@@ -103,61 +120,92 @@ class ConsentWriter:
         return results
 
     async def _plan(self, w: Written, calls: _Calls, result: ConsentResult) -> None:
-        draft = w.planned.draft
-        customer_id = w.planned.customer.id
+        draft, diff = w.planned.draft, w.planned.diff
+        if diff is None:
+            raise AssertionError("the planner gives every planned customer a diff")
         target = self._target(draft.email, draft.phone_number, w.profile_id)
-        if draft.subscribe is not None:
-            action = "subscribed" if draft.subscribe else "unsubscribed"
-            if target is None:
-                result.notes.append(f"consent not changed: no {self._channels_wanted()}")
-            else:
-                queue = calls.subscribe if draft.subscribe else calls.unsubscribe
-                queue.append((customer_id, target))
-                result.detail["consent"] = action
-        lists: dict[str, str] = {}
-        for name, want in draft.lists.items():
-            lists[name] = await self._plan_list(name, want, True, w, target, calls, result)
-        for name, want in draft.uclists.items():
-            lists[name] = await self._plan_list(name, want, False, w, target, calls, result)
+        change = diff.consent
+        if change is not None and change.skipped:
+            result.detail["consent"] = change.skipped
+        elif change is not None and target is None:
+            result.notes.append(f"consent not changed: no {self._channels_wanted()}")
+            result.unsettled.add("subscribe")
+        elif change is not None and target is not None:
+            subscribe = change.after == "subscribed"
+            action: AuditAction = "subscribe" if subscribe else "unsubscribe"
+            entry = self._entry(w, action, change.before, change.after, change.row)
+            (calls.subscribe if subscribe else calls.unsubscribe).append(
+                (w.planned.customer.id, target, entry)
+            )
+            result.detail["consent"] = change.after
+        lists = {}
+        for item in diff.lists:
+            lists[item.name] = await self._plan_list(item, w, target, calls, result)
         if lists:
             result.detail["lists"] = lists
 
     async def _plan_list(
         self,
-        name: str,
-        want: bool,
-        consent: bool,
+        change: ListChange,
         w: Written,
         target: SubscriptionTarget | None,
         calls: _Calls,
         result: ConsentResult,
     ) -> str:
         customer_id = w.planned.customer.id
-        found = await self._lists.get(name)
+        found = await self._lists.get(change.name)
+        key = f"{'list' if change.consent else 'uclist'}:{change.name}"
         if found is None:
             if result.failure is None:
                 result.failure = Failure(
                     customer_id,
                     "lists",
                     "unknown_list",
-                    f"Klaviyo has no list named {name!r}",
-                    detail={"list": name},
+                    f"Klaviyo has no list named {change.name!r}",
+                    detail={"list": change.name},
                 )
             return "no such list"
-        if not want:
-            calls.list_remove[found.id].append((customer_id, w.profile_id))
+        if change.skipped:
+            if change.skipped == NOT_ELIGIBLE:
+                result.unsettled.add(key)
+            return change.skipped
+        before = _membership(change.before)
+        if change.action == "remove":
+            entry = self._entry(w, "list_remove", before, "removed", change.row, change.name)
+            calls.list_remove[found.id].append((customer_id, w.profile_id, entry))
             return "removed"
-        if w.planned.draft.subscribe is not True:
-            return "not added: SubscribeProfile is not true"
-        if not consent:
-            calls.list_add[found.id].append((customer_id, w.profile_id))
+        if not change.consent:
+            entry = self._entry(w, "list_add", before, "member", change.row, change.name)
+            calls.list_add[found.id].append((customer_id, w.profile_id, entry))
             return "added"
         if target is None:
+            result.unsettled.add(key)
             return f"not added: no {self._channels_wanted()} to ask consent with"
-        calls.list_subscribe[found.id].append((customer_id, target))
+        shown = "subscribed"
         if found.opt_in_process == "double_opt_in":
-            return "consent email sent (joins when confirmed)"
-        return "subscribed"
+            shown = "consent email sent (joins when confirmed)"
+        entry = self._entry(w, "list_add", before, shown, change.row, change.name)
+        calls.list_subscribe[found.id].append((customer_id, target, entry))
+        return shown
+
+    @staticmethod
+    def _entry(
+        w: Written,
+        action: AuditAction,
+        before: str,
+        after: str,
+        row: str,
+        list_name: str | None = None,
+    ) -> AuditEntry:
+        return AuditEntry(
+            customer_id=w.planned.customer.id,
+            profile_id=w.profile_id,
+            action=action,
+            before=before,
+            after=after,
+            row=row,
+            list_name=list_name,
+        )
 
     def _target(
         self, email: str | None, phone: str | None, profile_id: str
@@ -201,18 +249,18 @@ class ConsentWriter:
 
 
 async def _call(
-    items: list[tuple[str, T]],
+    items: list[_Item[T]],
     send: Callable[[list[T]], Awaitable[None]],
     stage: Stage,
     results: dict[str, ConsentResult],
 ) -> None:
-    """Send all items in one batched call; isolate a per-record refusal by replaying singly."""
-    pending = [(cid, arg) for cid, arg in items if results[cid].failure is None]
+    """Send all items in one batched call; isolate a per-record refusal by replaying singly.
+    Each item that went through is audited."""
+    pending = [item for item in items if results[item[0]].failure is None]
     if not pending:
         return
     try:
-        await send([arg for _, arg in pending])
-        return
+        await send([arg for _, arg, _ in pending])
     except FatalError:
         raise
     except RecordError as err:
@@ -220,16 +268,26 @@ async def _call(
             _fail(pending[0][0], err, stage, results)
             return
     except KlaviyoSyncError as err:
-        for cid, _ in pending:
+        for cid, _, _ in pending:
             _fail(cid, err, stage, results)
         return
-    for cid, arg in pending:
+    else:
+        for cid, _, entry in pending:
+            results[cid].audit.append(entry)
+        return
+    for cid, arg, entry in pending:
         try:
             await send([arg])
         except FatalError:
             raise
         except KlaviyoSyncError as err:
             _fail(cid, err, stage, results)
+        else:
+            results[cid].audit.append(entry)
+
+
+def _membership(before: bool | None) -> str:
+    return "unknown" if before is None else "member" if before else "not a member"
 
 
 def _fail(

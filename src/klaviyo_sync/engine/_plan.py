@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from ..customer import Customer
 from ..draft import Draft
-from ..outcome import Link, Outcome
+from ..outcome import AuditEntry, Link, Outcome
+from ._diff import Before, Diff
 
 __all__ = ["BatchPlan", "BatchResult", "MatchedBy", "Planned", "Route"]
 
@@ -28,6 +29,18 @@ class Planned:
     """for a match: ``matched_email`` or ``matched_phone``"""
     link: Link | None = None
     """the stored link this plan started from, if any"""
+    fingerprint: str = ""
+    """the draft's fingerprint as the collection made it (before any identifier is withheld)"""
+    applied: dict[str, Any] | None = None
+    """the state the store kept for the linked profile, if any"""
+    before: Before = field(default_factory=Before.new)
+    diff: Diff | None = None
+    """what the draft changes; set by the planner before the batch is written"""
+
+    @property
+    def existing(self) -> bool:
+        """Whether the profile exists already (an update or a match), so Klaviyo owns consent."""
+        return self.route != "create"
 
 
 @dataclass(slots=True)
@@ -36,6 +49,10 @@ class BatchPlan:
 
     planned: list[Planned] = field(default_factory=list)
     settled: list[Outcome] = field(default_factory=list)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    """for settled customers whose draft changed nothing: the fingerprint to remember"""
+    applied: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """and the state to remember with it"""
 
 
 @dataclass(slots=True)
@@ -46,3 +63,5 @@ class BatchResult:
     links: list[Link] = field(default_factory=list)
     dropped_links: list[str] = field(default_factory=list)
     fingerprints: dict[str, str] = field(default_factory=dict)
+    applied: dict[str, dict[str, Any]] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)

@@ -2,31 +2,80 @@
 
 Per customer, in the seed's order: field assembly and phone normalization (the compiled
 collection), the identifier rule, link resolution (linked → ``update``, unlinked → ``add``),
-change detection against the fingerprint of what was last applied, and for unlinked customers
-matching in Klaviyo by email first, then by phone, in batched lookups.
+change detection, and for unlinked customers matching in Klaviyo by email first, then by phone,
+in batched lookups. Then each customer's diff against what is known of its profile (see
+``_diff``); a linked customer whose diff changes nothing is ``unchanged`` and costs no request.
+
+Change detection is two-tier: a draft whose fingerprint equals the one last applied is
+unchanged at once; otherwise its diff against the applied state decides (a create-only row
+that stopped being sent, or a source field that became empty, changes nothing).
+
+Identity conflicts: when the email and the phone of an unlinked customer find two different
+profiles, or a linked customer's new email or phone belongs to a profile other than its link,
+the customer's outcome is ``conflict`` and nothing is written. A person settles it by linking
+one of the profiles (``errors resolve ID --profile P``); a link made so keeps the identifiers
+that belong to the other profiles off its profile.
+
+Consent: before a subscribe (or a ``LIST_`` consent request) reaches a profile that already
+exists, Klaviyo's own consent is read, in batches, so a profile unsubscribed in Klaviyo is not
+subscribed again unless the row says ``override_klaviyo_consent = true``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 from ..customer import Customer
 from ..draft import Draft
-from ..exceptions import FatalError, FormulaError, InvalidRecordError, KlaviyoSyncError
+from ..exceptions import (
+    FatalError,
+    FormulaError,
+    InvalidRecordError,
+    KlaviyoDuplicateProfileError,
+    KlaviyoSyncError,
+)
 from ..klaviyo import KlaviyoClient
 from ..mapping import CompiledCollection
 from ..outcome import Failure, Link, Outcome
-from ..store import Store
+from ..store import FailureRecord, Store
+from ._diff import Before, applied_state, compute_diff, klaviyo_consent
 from ._failures import failed, failure_from_error
-from ._plan import BatchPlan, MatchedBy, Planned
+from ._plan import BatchPlan, Planned
 
-__all__ = ["Planner", "unreadable"]
+__all__ = ["STUCK_KINDS", "Planner", "conflict_outcome", "duplicate_of", "unreadable"]
 
 Item = Customer | InvalidRecordError
+Profile = dict[str, Any]
+
+STUCK_KINDS: Final = ("phone_rejected", "invalid")
+"""Failures Klaviyo gave for the customer's own data: the same draft would fail the same way,
+so an unchanged customer with one open is not sent again (``--full`` or ``errors retry`` do)."""
+_SUBSCRIPTIONS: Final = ("subscriptions",)
+_IDENTIFIERS: Final = ("email", "phone_number")
+
+
+@dataclass(slots=True)
+class _Found:
+    """Profiles found by identifier in one batch of lookups: value → profile."""
+
+    email: dict[str, Profile] = field(default_factory=dict)
+    phone_number: dict[str, Profile] = field(default_factory=dict)
+
+    def get(self, identifier: str, value: str | None) -> Profile | None:
+        if value is None:
+            return None
+        table = self.email if identifier == "email" else self.phone_number
+        return table.get(value.lower() if identifier == "email" else value)
 
 
 class Planner:
-    """Builds a BatchPlan from customers, the store and Klaviyo's lookups."""
+    """Builds a BatchPlan from customers, the store and Klaviyo's lookups.
+
+    ``live`` diffs linked customers against their profiles as Klaviyo holds them now (one
+    batched read per 100) instead of the state the store kept (``plan --live``).
+    """
 
     def __init__(
         self,
@@ -36,12 +85,14 @@ class Planner:
         update: CompiledCollection,
         *,
         full: bool = False,
+        live: bool = False,
     ) -> None:
         self._client = client
         self._store = store
         self._add = add
         self._update = update
         self._full = full
+        self._live = live
 
     async def plan(self, items: Sequence[Item]) -> BatchPlan:
         plan = BatchPlan()
@@ -52,16 +103,30 @@ class Planner:
         ids = [c.id for c in customers]
         links = self._store.get_links(ids)
         fingerprints = {} if self._full else self._store.get_fingerprints(ids)
-        unlinked: list[Planned] = []
+        stuck = {} if self._full else self._store.open_failures(ids, kinds=STUCK_KINDS)
+        pending: list[Planned] = []
         for customer in customers:
-            decided = self._decide(customer, links.get(customer.id), fingerprints)
+            decided = self._decide(customer, links.get(customer.id), fingerprints, stuck)
             if isinstance(decided, Outcome):
                 plan.settled.append(decided)
-            elif decided.route == "create":
-                unlinked.append(decided)
             else:
-                plan.planned.append(decided)
-        plan.planned.extend(await self._match_or_fail(unlinked, plan.settled))
+                pending.append(decided)
+        try:
+            await self._know(pending)
+            await self._identify(pending, plan.settled)
+            for p in pending:
+                self.diff(p)
+            await self._check_consent(pending)
+        except FatalError:
+            raise
+        except KlaviyoSyncError as err:
+            for p in pending:
+                failure = failure_from_error(err, stage="match", customer_id=p.customer.id)
+                plan.settled.append(failed(p.customer.id, failure, route=p.route))
+            return plan
+        for p in pending:
+            if not self._settle_unchanged(p, plan):
+                plan.planned.append(p)
         return plan
 
     def draft(self, customer: Customer, link: Link | None) -> Draft:
@@ -70,27 +135,44 @@ class Planner:
             return self._add.draft(customer, profile_id=None)
         return self._update.draft(customer, profile_id=link.profile_id)
 
-    async def match(self, unlinked: Sequence[Planned]) -> None:
+    def collection(self, planned: Planned) -> CompiledCollection:
+        return self._update if planned.route == "update" else self._add
+
+    def diff(self, planned: Planned) -> None:
+        """(Re)compute ``planned.diff`` from its draft and what is known before it."""
+        collection = self.collection(planned)
+        planned.diff = compute_diff(
+            planned.draft,
+            planned.before,
+            collection.fields,
+            subscribe_row=collection.has_subscribe_row,
+            existing=planned.existing,
+            resend=self._full,
+        )
+
+    async def match(self, unlinked: Sequence[Planned]) -> list[Outcome]:
         """Route each unlinked customer to an existing profile by email, then phone.
 
-        Lookups are batched (``any(email,[…])``, 100 values a call). A customer that matches
-        nothing stays a ``create``.
+        Lookups are batched (``any(email,[…])``, 100 values a call) and return each profile's
+        consent too. A customer whose email and phone find two different profiles is a
+        conflict (its outcome is returned); one that matches nothing stays a ``create``.
         """
-        by_email = [p for p in unlinked if p.draft.email]
-        if by_email:
-            found = await self._lookup("email", [p.draft.email or "" for p in by_email])
-            for p in by_email:
-                _route_match(p, found.get((p.draft.email or "").lower()), "matched_email")
-        by_phone = [p for p in unlinked if p.route == "create" and p.draft.phone_number]
-        if by_phone:
-            found = await self._lookup(
-                "phone_number", [p.draft.phone_number or "" for p in by_phone]
-            )
-            for p in by_phone:
-                _route_match(p, found.get(p.draft.phone_number or ""), "matched_phone")
+        found = await self._lookup(unlinked)
+        conflicts = []
+        for p in unlinked:
+            conflict = self._route(p, found)
+            if conflict is not None:
+                conflicts.append(conflict)
+        return conflicts
+
+    # -- per customer, before any lookup -----------------------------------------------------
 
     def _decide(
-        self, customer: Customer, link: Link | None, fingerprints: Mapping[str, str]
+        self,
+        customer: Customer,
+        link: Link | None,
+        fingerprints: Mapping[str, str],
+        stuck: Mapping[str, FailureRecord],
     ) -> Planned | Outcome:
         try:
             draft = self.draft(customer, link)
@@ -100,49 +182,253 @@ class Planner:
             )
         if not draft.has_identifier:
             return _no_identifier(customer, draft)
+        fingerprint = draft.fingerprint()
+        failure = stuck.get(customer.id)
+        if failure is not None and failure.detail.get("fingerprint") == fingerprint:
+            return _still_failing(failure, link)
         if link is None:
-            return Planned(customer, draft, "create")
-        if fingerprints.get(customer.id) == draft.fingerprint():
-            return Outcome(
-                customer.id,
-                "unchanged",
-                profile_id=link.profile_id,
-                route="update",
-                detail={"notes": draft.notes} if draft.notes else {},
+            return Planned(customer, draft, "create", fingerprint=fingerprint)
+        if fingerprints.get(customer.id) == fingerprint:
+            return _unchanged(customer.id, link.profile_id, draft)
+        return Planned(
+            customer,
+            draft,
+            "update",
+            profile_id=link.profile_id,
+            link=link,
+            fingerprint=fingerprint,
+        )
+
+    def _settle_unchanged(self, p: Planned, plan: BatchPlan) -> bool:
+        """A linked customer whose diff changes nothing: unchanged, its fingerprint kept."""
+        if self._full or p.route != "update" or p.diff is None or not p.diff.empty:
+            return False
+        assert p.profile_id is not None
+        outcome = _unchanged(p.customer.id, p.profile_id, p.draft)
+        if p.diff.consent is not None and p.diff.consent.skipped:
+            outcome.detail["consent"] = p.diff.consent.skipped
+        plan.settled.append(outcome)
+        plan.fingerprints[p.customer.id] = p.fingerprint
+        plan.applied[p.customer.id] = applied_state(p.applied, p.draft)
+        return True
+
+    # -- what is known of each profile -------------------------------------------------------
+
+    async def _know(self, pending: Sequence[Planned]) -> None:
+        """``before`` for each linked customer: the store's applied state, or with ``live``
+        the profile as Klaviyo holds it (list intents still from the store)."""
+        linked = [p for p in pending if p.link is not None]
+        if not linked:
+            return
+        applied = self._store.get_applied([p.customer.id for p in linked])
+        for p in linked:
+            p.applied = applied.get(p.customer.id)
+            p.before = Before.from_applied(p.applied)
+        if not self._live:
+            return
+        profiles = await self._by_id([p.profile_id or "" for p in linked])
+        for p in linked:
+            profile = profiles.get(p.profile_id or "")
+            if profile is None:
+                p.draft.notes.append(
+                    f"profile {p.profile_id} is not in Klaviyo any more: the sync will route "
+                    "this customer again (match, else create)"
+                )
+                p.before = Before("klaviyo", lists=p.before.lists, uclists=p.before.uclists)
+            else:
+                p.before = Before.from_profile(profile, p.before)
+
+    async def _identify(self, pending: list[Planned], settled: list[Outcome]) -> None:
+        """Match unlinked customers; check linked ones whose email or phone changed."""
+        checked = [p for p in pending if p.link is not None and _identifiers_moved(p)]
+        unlinked = [p for p in pending if p.link is None]
+        if not checked and not unlinked:
+            return
+        found = await self._lookup([*unlinked, *checked])
+        for p in [*unlinked, *checked]:
+            conflict = self._route(p, found) if p.link is None else _check_link(p, found)
+            if conflict is not None:
+                settled.append(conflict)
+                pending.remove(p)
+
+    def _route(self, p: Planned, found: _Found) -> Outcome | None:
+        by_email = found.get("email", p.draft.email)
+        by_phone = found.get("phone_number", p.draft.phone_number)
+        if by_email and by_phone and by_email["id"] != by_phone["id"]:
+            return conflict_outcome(
+                p, {"email": str(by_email["id"]), "phone_number": str(by_phone["id"])}
             )
-        return Planned(customer, draft, "update", profile_id=link.profile_id, link=link)
+        profile = by_email or by_phone
+        if profile is not None:
+            p.route = "match"
+            p.profile_id = str(profile["id"])
+            p.matched_by = "matched_email" if by_email else "matched_phone"
+            p.before = Before.from_profile(profile)
+        return None
 
-    async def _match_or_fail(
-        self, unlinked: list[Planned], settled: list[Outcome]
-    ) -> list[Planned]:
-        try:
-            await self.match(unlinked)
-        except FatalError:
-            raise
-        except KlaviyoSyncError as err:
-            for p in unlinked:
-                failure = failure_from_error(err, stage="match", customer_id=p.customer.id)
-                settled.append(failed(p.customer.id, failure, route="create"))
-            return []
-        return unlinked
+    async def _check_consent(self, pending: Sequence[Planned]) -> None:
+        """Read Klaviyo's consent for existing profiles a run would subscribe: Klaviyo owns it."""
+        unknown = [p for p in pending if p.existing and _would_subscribe(p)]
+        if not unknown:
+            return
+        profiles = await self._by_id([p.profile_id or "" for p in unknown])
+        for p in unknown:
+            profile = profiles.get(p.profile_id or "")
+            if profile is not None:
+                consent = klaviyo_consent(profile.get("attributes") or {})
+                p.before = p.before.with_klaviyo_consent(consent)
+                self.diff(p)
 
-    async def _lookup(self, field: str, values: list[str]) -> dict[str, str]:
-        """Identifier (emails lower-cased: Klaviyo compares them so) → profile id."""
-        profiles = await self._client.find_profiles(field, values)
-        found: dict[str, str] = {}
-        for profile in profiles:
-            value = profile.get("attributes", {}).get(field)
-            if isinstance(value, str):
-                key = value.lower() if field == "email" else value
-                found.setdefault(key, str(profile["id"]))
+    # -- lookups -----------------------------------------------------------------------------
+
+    async def _lookup(self, planned: Sequence[Planned]) -> _Found:
+        """Profiles with the drafts' emails and phone numbers, with their consent."""
+        found = _Found()
+        for identifier in _IDENTIFIERS:
+            values = [
+                value
+                for p in planned
+                if (value := p.draft.attributes.get(identifier)) and isinstance(value, str)
+            ]
+            if not values:
+                continue
+            profiles = await self._client.find_profiles(
+                identifier, values, additional_fields=_SUBSCRIPTIONS
+            )
+            table = found.email if identifier == "email" else found.phone_number
+            for profile in profiles:
+                value = (profile.get("attributes") or {}).get(identifier)
+                if isinstance(value, str):
+                    table.setdefault(value.lower() if identifier == "email" else value, profile)
         return found
 
+    async def _by_id(self, profile_ids: Sequence[str]) -> dict[str, Profile]:
+        profiles = await self._client.find_profiles(
+            "id", list(profile_ids), additional_fields=_SUBSCRIPTIONS
+        )
+        return {str(profile["id"]): profile for profile in profiles}
 
-def _route_match(planned: Planned, profile_id: str | None, how: MatchedBy) -> None:
-    if profile_id is not None:
-        planned.route = "match"
-        planned.profile_id = profile_id
-        planned.matched_by = how
+
+def _identifiers_moved(p: Planned) -> bool:
+    """Whether a linked customer's email or phone may now belong to another profile: it is
+    not what the profile is known to hold, or the link was settled by hand after a conflict."""
+    if p.link is not None and p.link.how == "conflict":
+        return True
+    known = p.before.fields
+    email, phone = p.draft.email, p.draft.phone_number
+    email_known = known.get("email")
+    if email and not (isinstance(email_known, str) and email_known.lower() == email.lower()):
+        return True
+    return bool(phone and known.get("phone_number") != phone)
+
+
+def _check_link(p: Planned, found: _Found) -> Outcome | None:
+    """A linked customer whose identifiers belong to other profiles: a conflict, or (for a
+    link a person chose after a conflict) those identifiers are kept off the profile."""
+    elsewhere: dict[str, str] = {}
+    for identifier in _IDENTIFIERS:
+        profile = found.get(identifier, p.draft.attributes.get(identifier))
+        if profile is not None and str(profile["id"]) != p.profile_id:
+            elsewhere[identifier] = str(profile["id"])
+    if not elsewhere:
+        return None
+    if p.link is not None and p.link.how != "conflict":
+        return conflict_outcome(p, elsewhere)
+    for identifier, profile_id in elsewhere.items():
+        value = p.draft.attributes.pop(identifier)
+        p.draft.notes.append(
+            f"{identifier} {value!r} not sent: it belongs to profile {profile_id}, and this "
+            f"customer was linked to profile {p.profile_id} by hand"
+        )
+    return None
+
+
+def _would_subscribe(p: Planned) -> bool:
+    """Whether the diff asks Klaviyo for consent on a profile whose consent it has not read."""
+    diff = p.diff
+    if diff is None or p.before.klaviyo is not None:
+        return False
+    wants = diff.consent is not None and diff.consent.after == "subscribed"
+    wants = wants and "SubscribeProfile" not in p.draft.overrides
+    lists = any(
+        c.action == "add" and c.consent and c.skipped is None and c.row not in p.draft.overrides
+        for c in diff.lists
+    )
+    return wants or lists
+
+
+def conflict_outcome(p: Planned, profiles: Mapping[str, str]) -> Outcome:
+    """``conflict``: the customer's identifiers point at different profiles; nothing written."""
+    involved = dict(profiles)
+    if p.link is not None:
+        involved = {"link": p.link.profile_id, **involved}
+    elif p.profile_id is not None and p.route == "match":
+        involved = {"match": p.profile_id, **involved}
+    named = ", ".join(f"the {_WHAT[k]} at profile {v}" for k, v in involved.items())
+    candidates = sorted(set(involved.values()))
+    message = (
+        f"identity conflict: {named}; nothing was written. Choose one with "
+        f"`klaviyo-sync errors resolve <failure id> --profile <{' | '.join(candidates)}>`"
+    )
+    failure = Failure(
+        customer_id=p.customer.id,
+        stage="match",
+        kind="conflict",
+        message=message,
+        detail={"profiles": involved, "candidates": candidates},
+    )
+    return Outcome(
+        p.customer.id,
+        "conflict",
+        profile_id=None,
+        route=p.route,
+        detail={"profiles": involved},
+        failure=failure,
+    )
+
+
+def duplicate_of(error: KlaviyoDuplicateProfileError) -> dict[str, str]:
+    """The profile a 409 ``duplicate_profile`` names, for ``conflict_outcome``."""
+    return {"duplicate": error.duplicate_profile_id} if error.duplicate_profile_id else {}
+
+
+_WHAT: Final = {
+    "link": "stored link points",
+    "match": "match points",
+    "email": "email is",
+    "phone_number": "phone number is",
+    "duplicate": "profile Klaviyo says holds its identifier is",
+}
+
+
+def _unchanged(customer_id: str, profile_id: str, draft: Draft) -> Outcome:
+    detail: dict[str, Any] = {"notes": list(draft.notes)} if draft.notes else {}
+    return Outcome(customer_id, "unchanged", profile_id=profile_id, route="update", detail=detail)
+
+
+def _still_failing(failure: FailureRecord, link: Link | None) -> Outcome:
+    """The customer is as it was when Klaviyo refused it: not sent again, still failed."""
+    kept = Failure(
+        customer_id=failure.customer_id,
+        stage=failure.stage,
+        kind=failure.kind,
+        message=failure.message,
+        retryable=False,
+        detail=failure.detail,
+    )
+    note = (
+        f"unchanged since Klaviyo refused it ({failure.kind}, error log #{failure.id}): not "
+        "sent again; fix the customer at the source, or run `klaviyo-sync errors retry "
+        f"{failure.id}`"
+    )
+    customer_id = failure.customer_id or ""
+    return failed(
+        customer_id,
+        kept,
+        profile_id=link.profile_id if link else None,
+        route="update" if link else "create",
+        detail={"notes": [note]},
+    )
 
 
 def unreadable(error: InvalidRecordError) -> Outcome:

@@ -14,6 +14,11 @@ Batches flow through a two-stage pipeline: while one batch is being written, the
 and planned (its lookups keep the profile endpoints' quota busy), and batches still commit in
 order. A customer id in both waits for the earlier batch to commit first, so it is planned
 from its stored link.
+
+Before a batch is written, the guard (``_guard``) adds it to what the run has planned so far;
+a batch that would take the run past a guardrail is recorded as refused (each customer it would
+have written fails with kind ``guardrail``) and the run stops with ``GuardrailError``, unless
+the run is forced.
 """
 
 from __future__ import annotations
@@ -26,16 +31,18 @@ from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
 from ..customer import Customer
-from ..exceptions import FatalError, InvalidRecordError
+from ..exceptions import FatalError, GuardrailError, InvalidRecordError
 from ..klaviyo import MAX_BULK_IMPORT_PROFILES, KlaviyoClient
 from ..mapping import Collections, PhoneSettings, compile_collection
-from ..outcome import Outcome
+from ..outcome import Failure, Outcome
 from ..store import Store
 from ._bulk import BulkWriter
 from ._consent import ConsentWriter, ListDirectory
 from ._failures import failed, failure_from_error
+from ._guard import Guard, Guardrails
 from ._plan import BatchPlan, BatchResult
-from ._planner import Planner, unreadable
+from ._planner import STUCK_KINDS, Planner, unreadable
+from ._preview import PlanEntry, PlanReport, plan_entries
 from ._writer import Writer
 
 __all__ = ["DEFAULT_BULK_THRESHOLD", "Engine", "EngineOptions", "RunSummary", "Strategy"]
@@ -69,6 +76,11 @@ class EngineOptions:
     bulk_threshold: int = DEFAULT_BULK_THRESHOLD
     bulk_batch_size: int = MAX_BULK_IMPORT_PROFILES
     """customers per batch on the bulk and auto strategies"""
+    guardrails: Guardrails = field(default_factory=Guardrails)
+    force: bool = False
+    """write batches the guardrails would refuse"""
+    live: bool = False
+    """diff linked customers against Klaviyo's profiles, not the store (``plan --live``)"""
 
     @property
     def read_size(self) -> int:
@@ -96,7 +108,8 @@ class RunSummary:
 
     @property
     def failed(self) -> int:
-        return self.outcomes["failed"]
+        """Customers not transferred: failures and identity conflicts."""
+        return self.outcomes["failed"] + self.outcomes["conflict"]
 
     def add(self, outcome: Outcome) -> None:
         self.outcomes[outcome.kind] += 1
@@ -125,6 +138,7 @@ class Engine:
             compile_collection(collections.add, phone=phone),
             compile_collection(collections.update, phone=phone),
             full=self.options.full,
+            live=self.options.live,
         )
         consent = ConsentWriter(
             client, ListDirectory(client), subscribe_sms=self.options.subscribe_sms
@@ -139,12 +153,17 @@ class Engine:
         kind: str = "sync",
         source: str | None = None,
         on_outcome: OnOutcome | None = None,
+        guard: Guard | None = None,
     ) -> RunSummary:
         """Sync every customer in ``items``; each gets exactly one outcome, stored per batch.
 
         A FatalError (Klaviyo refused the API key) stops the run after the batch in flight is
-        recorded, and is raised.
+        recorded, and is raised; so does a GuardrailError for a batch the guard refused.
+        ``guard`` carries a guard across runs (a worker's); by default each run has its own,
+        and a forced one none.
         """
+        if guard is None and not self.options.force:
+            guard = Guard(self.options.guardrails)
         summary = RunSummary(self.store.start_run(kind, source=source))
         writing: _Writing | None = None
         try:
@@ -154,6 +173,12 @@ class Engine:
                     await writing.task
                     writing = None
                 planned = await self._plan(batch)
+                refused = _admit(guard, planned)
+                if refused is not None:
+                    pending, writing = writing, None
+                    if pending is not None:
+                        await self._after(pending, batch, summary, on_outcome)
+                    await self._write(batch, refused, summary, on_outcome)  # raises
                 if writing is not None:
                     await self._after(writing, batch, summary, on_outcome)
                 task = asyncio.create_task(self._write(batch, planned, summary, on_outcome))
@@ -167,6 +192,23 @@ class Engine:
                 await asyncio.shield(_quietly(writing.task))
             self.store.finish_run(summary.run_id, dict(summary.outcomes))
         return summary
+
+    async def preview(
+        self, items: Iterable[Item], *, on_entry: Callable[[PlanEntry], None] | None = None
+    ) -> PlanReport:
+        """What ``run`` would do with ``items``, customer by customer; nothing is written to
+        Klaviyo or the store. Lookups and consent checks are made: they are reads."""
+        report = PlanReport()
+        for batch in _batches(items, self.options.read_size):
+            planned = await self._plan(batch)
+            report.add_batch(planned)
+            position = {item.id: i for i, item in enumerate(batch) if isinstance(item, Customer)}
+            for entry in plan_entries(planned, position):
+                report.add(entry)
+                if on_entry is not None:
+                    on_entry(entry)
+        report.judge(None if self.options.force else self.options.guardrails)
+        return report
 
     async def _after(
         self,
@@ -206,6 +248,7 @@ class Engine:
         if isinstance(planned, BatchPlan):
             writer = self.bulk if self.options.use_bulk(len(planned.planned)) else self.writer
             result, fatal = await writer.apply(planned)
+            result.outcomes = _with_fingerprints(planned, result.outcomes)
         else:
             result = planned
             fatal = planned.fatal if isinstance(planned, _Stopped) else None
@@ -216,6 +259,8 @@ class Engine:
             links=result.links,
             dropped_links=result.dropped_links,
             fingerprints=result.fingerprints,
+            applied=result.applied,
+            audit=result.audit,
         )
         for outcome in _in_source_order(batch, result.outcomes):
             summary.add(outcome)
@@ -255,6 +300,45 @@ def _batch_failed(item: Item, error: Exception) -> Outcome:
     if isinstance(item, InvalidRecordError):
         return unreadable(item)
     return failed(item.id, failure_from_error(error, stage="match", customer_id=item.id))
+
+
+def _admit(guard: Guard | None, planned: BatchPlan | BatchResult) -> _Stopped | None:
+    """None when the batch may be written; else the batch recorded as refused: what it had
+    settled stays, each customer it would have written fails with kind ``guardrail``."""
+    if guard is None or not isinstance(planned, BatchPlan):
+        return None
+    try:
+        guard.admit(planned)
+    except GuardrailError as err:
+        refused = [_refused(p.customer.id, p.route, err) for p in planned.planned]
+        return _Stopped([*planned.settled, *refused], fatal=err)
+    return None
+
+
+def _refused(customer_id: str, route: str, error: GuardrailError) -> Outcome:
+    failure = Failure(
+        customer_id=customer_id,
+        stage="guard",
+        kind="guardrail",
+        message=str(error),
+        detail={"guard": error.counts, "problems": error.problems},
+    )
+    return failed(customer_id, failure, route=route)
+
+
+def _with_fingerprints(plan: BatchPlan, outcomes: list[Outcome]) -> list[Outcome]:
+    """Keep the draft's fingerprint with a failure Klaviyo gave for the customer's own data,
+    so the next run does not send the same draft again while it is unchanged."""
+    fingerprints = {p.customer.id: p.fingerprint for p in plan.planned}
+    kept = []
+    for outcome in outcomes:
+        failure = outcome.failure
+        fingerprint = fingerprints.get(outcome.customer_id)
+        if failure is not None and fingerprint and failure.kind in STUCK_KINDS:
+            failure = replace(failure, detail={**failure.detail, "fingerprint": fingerprint})
+            outcome = replace(outcome, failure=failure)
+        kept.append(outcome)
+    return kept
 
 
 def _with_records(batch: list[Item], outcomes: list[Outcome]) -> list[Outcome]:

@@ -2,8 +2,10 @@
 
 Profiles are created or patched one request each (the seed's per-record strategy), a few at a
 time within the client's rate limits. A 409 ``duplicate_profile`` on create links the existing
-profile and patches it instead; a 404 on a linked profile drops the stale link and routes the
-customer as if it were new. Consent and list changes follow, batched (see ``_consent``).
+profile and patches it instead; a 409 on a patch (the email or phone belongs to another
+profile) is an identity conflict, and nothing more is written for that customer; a 404 on a
+linked profile drops the stale link and routes the customer as if it were new. Consent and
+list changes follow, batched (see ``_consent``).
 
 ``write_each`` and ``finish`` are the two halves of ``apply``: the bulk writer (``_bulk``)
 writes profiles its own way and hands its results to the same ``finish``, so consent, lists
@@ -26,11 +28,14 @@ from ..exceptions import (
 from ..klaviyo import KlaviyoClient
 from ..outcome import Link, LinkHow, Outcome, OutcomeKind
 from ._consent import ConsentResult, ConsentWriter
+from ._diff import Before, Diff, applied_state
 from ._failures import failed, failure_from_error
 from ._plan import BatchPlan, BatchResult, Planned
-from ._planner import Planner
+from ._planner import Planner, conflict_outcome, duplicate_of
 
-__all__ = ["Attempt", "Writer", "Written", "duplicate_reason"]
+__all__ = ["Attempt", "Writer", "Written", "adopt", "changes", "duplicate_reason"]
+
+_SUBSCRIPTIONS = ("subscriptions",)
 
 
 @dataclass(slots=True)
@@ -67,6 +72,10 @@ class Writer:
         self._consent = consent
         self._slots = asyncio.Semaphore(concurrency)
 
+    @property
+    def planner(self) -> Planner:
+        return self._planner
+
     async def apply(self, plan: BatchPlan) -> tuple[BatchResult, FatalError | None]:
         """Apply ``plan``; a FatalError stops nothing already under way and is returned."""
         return await self.finish(plan, await self.write_each(plan.planned))
@@ -82,7 +91,11 @@ class Writer:
 
         ``tries`` holds one attempt per ``plan.planned``, in the same order.
         """
-        result = BatchResult(outcomes=list(plan.settled))
+        result = BatchResult(
+            outcomes=list(plan.settled),
+            fingerprints=dict(plan.fingerprints),
+            applied=dict(plan.applied),
+        )
         written = [t for t in tries if isinstance(t, Written)]
         fatal = next((t for t in tries if isinstance(t, FatalError)), None)
         for p, outcome in zip(plan.planned, tries, strict=True):
@@ -117,7 +130,7 @@ class Writer:
             except Exception as err:  # every customer ends in exactly one outcome
                 return _write_failed(planned, err)
 
-    async def _write(self, p: Planned) -> Written:
+    async def _write(self, p: Planned) -> Written | Outcome:
         attributes = p.draft.profile_attributes()
         if p.route == "create":
             return await self._create(p, attributes)
@@ -126,6 +139,10 @@ class Writer:
             await self._client.update_profile(p.profile_id, attributes)
         except KlaviyoNotFoundError:
             return await self._reroute(p)
+        except KlaviyoDuplicateProfileError as err:
+            # The new email or phone belongs to another profile: which one is meant is a
+            # person's call, and writing on would move identifiers between profiles.
+            return conflict_outcome(p, duplicate_of(err))
         payload = p.draft.profile_document(p.profile_id)
         if p.route == "update":
             return Written(p, p.profile_id, "updated", payload)
@@ -133,7 +150,7 @@ class Writer:
         link = Link(p.customer.id, p.profile_id, how)
         return Written(p, p.profile_id, how, payload, link)
 
-    async def _create(self, p: Planned, attributes: dict[str, Any]) -> Written:
+    async def _create(self, p: Planned, attributes: dict[str, Any]) -> Written | Outcome:
         try:
             profile = await self._client.create_profile(attributes)
         except KlaviyoDuplicateProfileError as err:
@@ -144,11 +161,16 @@ class Writer:
         link = Link(p.customer.id, profile_id, "created")
         return Written(p, profile_id, "created", p.draft.profile_document(), link)
 
-    async def _adopt_duplicate(self, p: Planned, profile_id: str) -> Written:
-        """Klaviyo already has a profile with one of our identifiers: link it and patch it."""
-        existing = await self._client.get_profile(profile_id)
+    async def _adopt_duplicate(self, p: Planned, profile_id: str) -> Written | Outcome:
+        """Klaviyo already has a profile with one of our identifiers: link it and patch it.
+        Its consent is read with it: an existing profile's consent is Klaviyo's."""
+        existing = await self._client.get_profile(profile_id, additional_fields=_SUBSCRIPTIONS)
         how, kind = duplicate_reason(p.draft, existing.get("attributes", {}))
-        await self._client.update_profile(profile_id, p.draft.profile_attributes())
+        adopt(self._planner, p, existing)
+        try:
+            await self._client.update_profile(profile_id, p.draft.profile_attributes())
+        except KlaviyoDuplicateProfileError as err:
+            return conflict_outcome(p, duplicate_of(err))
         note = f"create met 409 duplicate_profile; linked existing profile {profile_id}"
         link = Link(p.customer.id, profile_id, how)
         payload = p.draft.profile_document(profile_id)
@@ -164,15 +186,21 @@ class Writer:
             except Exception as err:
                 return _write_failed(p, err)
 
-    async def _reroute(self, p: Planned) -> Written:
+    async def _reroute(self, p: Planned) -> Written | Outcome:
         """The linked or matched profile is gone (404): route the customer as unlinked."""
         draft = self._planner.draft(p.customer, None)
-        fresh = Planned(p.customer, draft, "create")
+        fresh = Planned(p.customer, draft, "create", fingerprint=draft.fingerprint())
         if p.route == "update":
-            await self._planner.match([fresh])
+            conflicts = await self._planner.match([fresh])
+            if conflicts:
+                return conflicts[0]
+        self._planner.diff(fresh)
         written = await self._write(fresh)
-        note = f"profile {p.profile_id} no longer exists in Klaviyo; the stale link was replaced"
-        written.notes = (*written.notes, note)
+        if isinstance(written, Written):
+            note = (
+                f"profile {p.profile_id} no longer exists in Klaviyo; the stale link was replaced"
+            )
+            written.notes = (*written.notes, note)
         return written
 
     def _settle(self, w: Written, consent: ConsentResult | None, result: BatchResult) -> None:
@@ -180,6 +208,8 @@ class Writer:
         detail = _detail(w, consent)
         if w.link is not None:
             result.links.append(w.link)
+        if consent is not None:
+            result.audit.extend(consent.audit)
         if consent is not None and consent.failure is not None:
             result.outcomes.append(
                 failed(
@@ -191,7 +221,10 @@ class Writer:
                 )
             )
             return
-        result.fingerprints[customer_id] = w.planned.draft.fingerprint()
+        p = w.planned
+        result.fingerprints[customer_id] = p.fingerprint or p.draft.fingerprint()
+        unsettled = frozenset(consent.unsettled) if consent is not None else frozenset()
+        result.applied[customer_id] = applied_state(p.applied, p.draft, unsettled)
         result.outcomes.append(
             Outcome(customer_id, w.kind, w.profile_id, route=w.planned.route, detail=detail)
         )
@@ -207,6 +240,23 @@ def _write_failed(planned: Planned, error: Exception) -> Outcome:
     return failed(planned.customer.id, failure, profile_id=planned.profile_id, route=planned.route)
 
 
+def adopt(planner: Planner, p: Planned, profile: dict[str, Any]) -> None:
+    """A create met a profile Klaviyo already had: it is now a match of that profile, and its
+    diff is against the profile as Klaviyo returned it."""
+    how, _ = duplicate_reason(p.draft, profile.get("attributes") or {})
+    p.route = "match"
+    p.profile_id = str(profile["id"])
+    p.matched_by = (
+        "matched_email"
+        if how == "matched_email"
+        else "matched_phone"
+        if how == "matched_phone"
+        else None
+    )
+    p.before = Before.from_profile(profile)
+    planner.diff(p)
+
+
 def duplicate_reason(draft: Draft, existing: dict[str, Any]) -> tuple[LinkHow, OutcomeKind]:
     email = existing.get("email")
     if draft.email and isinstance(email, str) and email.lower() == draft.email.lower():
@@ -220,6 +270,8 @@ def _detail(w: Written, consent: ConsentResult | None) -> dict[str, Any]:
     detail: dict[str, Any] = {"route": w.planned.route, "payload": w.payload}
     if w.planned.matched_by:
         detail["matched_by"] = w.planned.matched_by
+    if w.planned.diff is not None:
+        detail.update(changes(w.planned.diff))
     notes = [*w.planned.draft.notes, *w.notes]
     if consent is not None:
         detail.update(consent.detail)
@@ -227,3 +279,14 @@ def _detail(w: Written, consent: ConsentResult | None) -> dict[str, Any]:
     if notes:
         detail["notes"] = notes
     return detail
+
+
+def changes(diff: Diff) -> dict[str, list[str]]:
+    """The fields a diff sets, changes, clears and keeps, by name, for an outcome's detail."""
+    named = {
+        "set": diff.of_kind("set"),
+        "changed": diff.of_kind("change"),
+        "cleared": diff.of_kind("clear"),
+        "kept": diff.of_kind("kept"),
+    }
+    return {key: [c.field for c in found] for key, found in named.items() if found}

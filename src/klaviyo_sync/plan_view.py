@@ -1,0 +1,219 @@
+"""How a plan and the consent audit look on a terminal and as JSON: shared by the CLI and tests.
+
+A plan's summary is two tables (customers by route, customers and fields by kind of change)
+and what the guardrails would say; ``--show`` prints one customer's route, payload and
+field-by-field diff; ``--json`` gives one line per customer and a summary line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .engine import CHANGES, ROUTES, ConsentChange, Diff, ListChange, PlanEntry, PlanReport
+from .store import AuditRecord
+
+__all__ = [
+    "audit_json",
+    "plan_entry_json",
+    "plan_summary_json",
+    "print_audit",
+    "print_plan",
+    "print_plan_entry",
+]
+
+_ROUTES = {
+    "create": "create a new profile",
+    "update": "patch the linked profile",
+    "matched_email": "link the profile with this email, patch it",
+    "matched_phone": "link the profile with this phone number, patch it",
+    "unchanged": "nothing changed: nothing sent",
+    "conflict": "identity conflict: nothing written",
+    "failed": "would fail: nothing sent",
+}
+_CHANGES = {
+    "fields_set": "fields set (empty before)",
+    "fields_changed": "fields changed",
+    "fields_cleared": "fields cleared (a row says clear)",
+    "fields_kept": "fields kept: source empty, left as they are",
+    "subscribe": "subscribe to email marketing",
+    "unsubscribe": "unsubscribe from email marketing",
+    "consent_kept": "consent kept: Klaviyo owns it",
+    "list_add": "list additions",
+    "list_remove": "list removals",
+}
+_FIELD_KIND = {"set": "fields_set", "change": "fields_changed", "clear": "fields_cleared"}
+_FIELD_KIND["kept"] = "fields_kept"
+_KIND_STYLE = {"set": "green", "change": "cyan", "clear": "red", "kept": "yellow"}
+
+
+def print_plan(console: Console, report: PlanReport, *, source: str, live: bool) -> None:
+    """The summary: customers by route, by kind of change, and the guardrails' verdict."""
+    against = "Klaviyo's profiles now" if live else "what was last applied (the store)"
+    routes = Table(title=f"Plan for {escape(source)}: {report.customers} customers")
+    routes.add_column("route")
+    routes.add_column("customers", justify="right")
+    for route in ROUTES:
+        if report.routes[route]:
+            routes.add_row(_ROUTES[route], str(report.routes[route]))
+    console.print(routes)
+    changes = Table(title=f"Changes, against {against}")
+    changes.add_column("change")
+    changes.add_column("customers", justify="right")
+    changes.add_column("fields", justify="right")
+    by_name = {name: kind for kind, name in _FIELD_KIND.items()}
+    for name in CHANGES:
+        if report.changes[name]:
+            fields = report.fields[by_name[name]] if name in by_name else None
+            changes.add_row(_CHANGES[name], str(report.changes[name]), _count(fields))
+    if changes.row_count:
+        console.print(changes)
+    else:
+        console.print("No customer would change.")
+    if report.failures:
+        failures = ", ".join(f"{kind} {n}" for kind, n in report.failures.most_common())
+        console.print(f"[red]Would fail or conflict:[/] {failures}")
+    _print_verdict(console, report)
+    console.print("Nothing was written. `--show ID` shows one customer's payload and diff.")
+
+
+def _print_verdict(console: Console, report: PlanReport) -> None:
+    if report.problems:
+        console.print(
+            "[bold red]A sync would refuse this run:[/] it would "
+            + escape("; and ".join(report.problems))
+            + ". Sync with --force to apply it anyway."
+        )
+    else:
+        console.print("[green]Within the guardrails.[/]")
+
+
+def _count(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def print_plan_entry(console: Console, entry: PlanEntry) -> None:
+    """One customer's plan in full: route, profile, payload, and the diff field by field."""
+    console.print(f"customer   {escape(entry.customer_id)}")
+    console.print(f"route      {entry.route}: {_ROUTES[entry.route]}")
+    console.print(f"profile    {entry.profile_id or '-'}")
+    if entry.failure is not None:
+        console.print(f"failure    [red]{entry.failure.kind}[/]: {escape(entry.failure.message)}")
+    for note in entry.notes:
+        console.print(f"note       {escape(note)}")
+    if entry.diff is not None:
+        source = {"new": "a new profile", "store": "the store", "klaviyo": "Klaviyo"}
+        console.print(f"before     from {source[entry.diff.before.source]}")
+        console.print(_diff_table(entry.diff))
+    if entry.payload is not None:
+        console.print("payload:")
+        console.print_json(json.dumps(entry.payload, ensure_ascii=False))
+
+
+def _diff_table(diff: Diff) -> Table:
+    table = Table(show_edge=False)
+    for name in ("field", "before", "after", "what"):
+        table.add_column(name)
+    for change in diff.fields:
+        style = _KIND_STYLE[change.kind]
+        after = "(left as it is)" if change.kind == "kept" else _shown(change.after)
+        table.add_row(
+            escape(change.field),
+            escape(_shown(change.before)),
+            escape(after),
+            f"[{style}]{change.kind}[/]",
+        )
+    if diff.consent is not None:
+        table.add_row("email consent", *_consent_row(diff.consent))
+    for item in diff.lists:
+        table.add_row(escape(item.row), *_list_row(item))
+    if not table.row_count:
+        table.add_row("-", "", "", "no change")
+    return table
+
+
+def _consent_row(change: ConsentChange) -> tuple[str, str, str]:
+    what = f"[yellow]{escape(change.skipped)}[/]" if change.skipped else escape(change.row)
+    return change.before, change.after, what
+
+
+def _list_row(change: ListChange) -> tuple[str, str, str]:
+    before = {None: "unknown", True: "member", False: "not a member"}[change.before]
+    after = "member" if change.action == "add" else "removed"
+    what = f"[yellow]{escape(change.skipped)}[/]" if change.skipped else change.action
+    return before, after, what
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "-"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def plan_entry_json(entry: PlanEntry) -> str:
+    """One customer's plan as a JSON line."""
+    data: dict[str, Any] = {
+        "customer_id": entry.customer_id,
+        "route": entry.route,
+        "profile_id": entry.profile_id,
+        "payload": entry.payload,
+        "diff": _diff_json(entry.diff) if entry.diff is not None else None,
+        "notes": entry.notes,
+        "failure": asdict(entry.failure) if entry.failure else None,
+    }
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _diff_json(diff: Diff) -> dict[str, Any]:
+    return {
+        "before": diff.before.source,
+        "fields": [asdict(c) for c in diff.fields],
+        "consent": asdict(diff.consent) if diff.consent else None,
+        "lists": [asdict(c) for c in diff.lists],
+    }
+
+
+def plan_summary_json(report: PlanReport) -> str:
+    return json.dumps(
+        {
+            "customers": report.customers,
+            "routes": dict(report.routes),
+            "changes": dict(report.changes),
+            "fields": dict(report.fields),
+            "failures": dict(report.failures),
+            "guard": report.tally.as_dict(),
+            "refused": report.problems,
+        },
+        sort_keys=True,
+    )
+
+
+def audit_json(record: AuditRecord) -> str:
+    data = asdict(record)
+    data["recorded_at"] = record.recorded_at.isoformat()
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+
+def print_audit(console: Console, records: list[AuditRecord], *, total: int) -> None:
+    """Consent and list changes, newest first."""
+    table = Table(title=f"Consent and list changes: {len(records)} of {total}")
+    for name in ("when (UTC)", "run", "customer", "profile", "change", "before", "after", "row"):
+        table.add_column(name, no_wrap=name != "row")
+    for r in records:
+        change = r.action if r.list_name is None else f"{r.action} {r.list_name}"
+        table.add_row(
+            r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
+            str(r.run_id or "-"),
+            escape(r.customer_id),
+            r.profile_id,
+            escape(change),
+            escape(r.before),
+            escape(r.after),
+            escape(r.row),
+        )
+    console.print(table)
