@@ -55,7 +55,8 @@ _KIND_STYLE = {"set": "green", "change": "cyan", "clear": "red", "kept": "yellow
 def print_plan(console: Console, report: PlanReport, *, source: str, live: bool) -> None:
     """The summary: customers by route, by kind of change, and the guardrails' verdict."""
     against = "Klaviyo's profiles now" if live else "what was last applied (the store)"
-    routes = Table(title=f"Plan for {escape(source)}: {report.customers} customers")
+    console.print(f"Plan for {escape(source)}: {report.customers} customers, nothing written")
+    routes = Table(title="Customers by route")
     routes.add_column("route")
     routes.add_column("customers", justify="right")
     for route in ROUTES:
@@ -79,7 +80,7 @@ def print_plan(console: Console, report: PlanReport, *, source: str, live: bool)
         failures = ", ".join(f"{kind} {n}" for kind, n in report.failures.most_common())
         console.print(f"[red]Would fail or conflict:[/] {failures}")
     _print_verdict(console, report)
-    console.print("Nothing was written. `--show ID` shows one customer's payload and diff.")
+    console.print("`--show ID` shows one customer's payload and field-by-field diff.")
 
 
 def _print_verdict(console: Console, report: PlanReport) -> None:
