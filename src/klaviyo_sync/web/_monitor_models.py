@@ -46,6 +46,7 @@ OUTCOME_KINDS: tuple[OutcomeKind, ...] = (
     "matched_email",
     "matched_phone",
     "unchanged",
+    "conflict",
     "failed",
 )
 FailureState = Literal["open", "retrying", "parked", "resolved"]
