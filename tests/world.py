@@ -15,12 +15,13 @@ from typing import Any
 import httpx
 
 from klaviyo_sync.config import Settings
+from klaviyo_sync.engine import PlanEntry, PlanReport
 from klaviyo_sync.klaviyo import RetryPolicy, no_jitter
 from klaviyo_sync.outcome import Outcome
 from klaviyo_sync.sandbox import Profile, Sandbox, SandboxConfig, create_app, sandbox_transport
 from klaviyo_sync.sources import RecordsSource
 from klaviyo_sync.store import Store
-from klaviyo_sync.sync import Connections, sync_one, sync_source
+from klaviyo_sync.sync import Connections, plan_source, sync_one, sync_source
 from tests.klaviyo.fakes import FakeClock
 from tests.spec.validate import validate_request, validate_response
 
@@ -88,17 +89,35 @@ class World:
         """The template's lists, which every world starts with: name → id."""
         return {item.name: item.id for item in self.sandbox.lists.values()}
 
-    async def sync(self, *customers: Mapping[str, Any], full: bool = False) -> list[Outcome]:
+    async def sync(
+        self, *customers: Mapping[str, Any], full: bool = False, force: bool = False
+    ) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        await sync_source(
+        try:
+            await sync_source(
+                self.settings,
+                RecordsSource(list(customers)),
+                full=full,
+                force=force,
+                on_outcome=outcomes.append,
+                connections=self.connections,
+            )
+        finally:
+            self.runs.append(outcomes)
+        return outcomes
+
+    async def plan(
+        self, *customers: Mapping[str, Any], live: bool = False
+    ) -> tuple[list[PlanEntry], PlanReport]:
+        entries: list[PlanEntry] = []
+        report = await plan_source(
             self.settings,
             RecordsSource(list(customers)),
-            full=full,
-            on_outcome=outcomes.append,
+            live=live,
+            on_entry=entries.append,
             connections=self.connections,
         )
-        self.runs.append(outcomes)
-        return outcomes
+        return entries, report
 
     async def sync_one(self, customer_id: str, customers: Iterable[Mapping[str, Any]]) -> Outcome:
         source = RecordsSource(list(customers), name="customers")
