@@ -1,0 +1,137 @@
+"""The worker's guardrails: a micro-batch that would unsubscribe many subscribed customers is
+parked in the error log and the worker goes on; a single opt-out trigger goes through."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from klaviyo_sync.engine import Engine
+from klaviyo_sync.klaviyo import KlaviyoClient
+from klaviyo_sync.mapping import load_collections
+from klaviyo_sync.store import Store, retry_delay
+from klaviyo_sync.worker import Worker, WorkerOptions
+from tests.store.fakes import FakeClock as StoreClock
+from tests.world import API_KEY, World
+
+# Consent follows a field of the customer record, so an opt-out is a record with it false.
+NEWSLETTER = (
+    '[[rows]]\ndestination = "SubscribeProfile"\nkind = "field"\n'
+    'source = "CustomFields.Newsletter"\n'
+)
+UNSUBSCRIBE_JOBS = "/api/profile-subscription-bulk-delete-jobs"
+
+
+def customer(n: int, *, newsletter: bool = True, **changes: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "Id": n,
+        "EmailAddress": f"guard{n}@example.com",
+        "FirstName": "Guard",
+        "LastName": f"Number {n}",
+        "CustomFields": {"Newsletter": newsletter},
+    }
+    record.update(changes)
+    return record
+
+
+class Rig:
+    def __init__(self, world: World, store: Store, clock: StoreClock, worker: Worker) -> None:
+        self.world, self.store, self.clock, self.worker = world, store, clock, worker
+
+    def enqueue(self, *records: dict[str, Any]) -> None:
+        self.store.enqueue([(str(r["Id"]), r, "customer/updated") for r in records])
+
+    def consent(self, n: int) -> str:
+        profile = self.world.by_email(f"guard{n}@example.com")
+        assert profile is not None, f"customer {n} has no profile"
+        marketing = profile.email_marketing
+        return marketing.consent if marketing is not None else "NEVER_SUBSCRIBED"
+
+    def unsubscribe_requests(self) -> list[Any]:
+        return self.world.requests("POST", prefix=UNSUBSCRIBE_JOBS)
+
+
+@pytest.fixture
+async def rig(world: World) -> AsyncIterator[Rig]:
+    world.with_mapping(NEWSLETTER)
+    clock = StoreClock()
+    store = Store.open(world.settings.store_url, clock=clock)
+    client = KlaviyoClient(
+        API_KEY,
+        base_url="http://sandbox",
+        transport=world.connections.transport,
+        clock=world.connections.clock,
+    )
+    engine = Engine(client, store, load_collections(world.settings.mapping_path))
+    options = WorkerOptions(batch_size=10, poll_seconds=0.01, lease_seconds=30, max_attempts=3)
+    try:
+        yield Rig(world, store, clock, Worker(engine, store, options=options, worker_id="w1"))
+    finally:
+        await client.aclose()
+        store.close()
+
+
+async def test_a_batch_unsubscribing_many_subscribed_customers_is_parked(rig: Rig) -> None:
+    subscribed = await rig.world.sync(*(customer(n) for n in range(1, 7)))
+    assert {o.kind for o in subscribed} == {"created"}
+    assert {rig.consent(n) for n in range(1, 7)} == {"SUBSCRIBED"}
+
+    # A broken export: five linked, subscribed customers arrive with Newsletter false.
+    rig.enqueue(*(customer(n, newsletter=False) for n in range(1, 6)))
+    assert await rig.worker.run_once() == 5
+    assert rig.store.queue_depth() == 0, "the refused batch is acknowledged, not retried"
+    failures = rig.store.list_failures()
+    assert sorted(f.customer_id or "" for f in failures) == ["1", "2", "3", "4", "5"]
+    assert {(f.kind, f.retryable) for f in failures} == {("guardrail", False)}
+    assert "unsubscribe 5 of 5 customers" in failures[0].message
+    assert rig.unsubscribe_requests() == []
+    assert {rig.consent(n) for n in range(1, 6)} == {"SUBSCRIBED"}
+
+    rig.clock.advance(retry_delay(1) * 10)
+    assert await rig.worker.requeue_due_retries() == 0, "parked: not retried automatically"
+    assert rig.store.queue_depth() == 0
+
+    # The worker goes on: the next micro-batch is an ordinary update and a new customer.
+    rig.enqueue(customer(6, LastName="Renamed"), customer(7))
+    assert await rig.worker.run_once() == 2
+    assert rig.store.queue_depth() == 0
+    assert rig.world.by_email("guard6@example.com").last_name == "Renamed"  # type: ignore[union-attr]
+    assert rig.consent(7) == "SUBSCRIBED"
+    assert rig.store.count_failures(kind="guardrail") == 5, "no new refusal"
+    assert rig.store.count_failures() == 5
+    assert rig.unsubscribe_requests() == []
+
+
+async def test_a_single_opt_out_trigger_is_applied(rig: Rig) -> None:
+    await rig.world.sync(customer(1), customer(2))
+    assert rig.consent(1) == "SUBSCRIBED"
+
+    rig.enqueue(customer(1, newsletter=False))
+    assert await rig.worker.run_once() == 1
+    assert rig.store.queue_depth() == 0
+    assert rig.store.count_failures() == 0
+    assert len(rig.unsubscribe_requests()) == 1
+    assert rig.consent(1) == "UNSUBSCRIBED"
+    assert rig.consent(2) == "SUBSCRIBED"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: the worker's guard window adds opt-outs up across micro-batches but judges "
+    "them against max(window customers, 100), so a second single opt-out trigger within the "
+    "worker's first 100 customers (or the 11th within 1,000) is parked as 'unsubscribe 2 of 2 "
+    "customers (100%)' and the person stays SUBSCRIBED in Klaviyo",
+)
+async def test_single_opt_outs_arriving_as_separate_triggers_are_each_applied(rig: Rig) -> None:
+    await rig.world.sync(*(customer(n) for n in range(1, 4)))
+    for n in (1, 2):
+        rig.enqueue(customer(n, newsletter=False))
+        assert await rig.worker.run_once() == 1
+    assert [f.kind for f in rig.store.list_failures()] == []
+    assert (rig.consent(1), rig.consent(2), rig.consent(3)) == (
+        "UNSUBSCRIBED",
+        "UNSUBSCRIBED",
+        "SUBSCRIBED",
+    )
