@@ -84,14 +84,13 @@ class GuardrailError(FatalError):
     unsubscribes, list removals or cleared fields); nothing of that batch was written.
     ``problems`` says what in sentences, ``counts`` is what the run would have done."""
 
-    def __init__(self, problems: list[str], counts: dict[str, int]) -> None:
+    def __init__(self, problems: list[str], counts: dict[str, int], advice: str) -> None:
         self.problems = problems
         self.counts = counts
         super().__init__(
             "refused: this run would "
             + "; and ".join(problems)
-            + ". Nothing more was written. See each change with `klaviyo-sync plan SOURCE`, "
-            "then sync with --force to apply it anyway"
+            + f". Nothing more was written. {advice}"
         )
 
 

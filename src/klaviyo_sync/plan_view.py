@@ -203,18 +203,21 @@ def audit_json(record: AuditRecord) -> str:
 def print_audit(console: Console, records: list[AuditRecord], *, total: int) -> None:
     """Consent and list changes, newest first."""
     table = Table(title=f"Consent and list changes: {len(records)} of {total}")
-    for name in ("when (UTC)", "run", "customer", "profile", "change", "before", "after", "row"):
-        table.add_column(name, no_wrap=name != "row")
+    for name in ("when (UTC)", "run", "customer"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("profile", overflow="fold")
+    table.add_column("change")
+    table.add_column("before → after")
+    table.add_column("mapping row", no_wrap=True)
     for r in records:
-        change = r.action if r.list_name is None else f"{r.action} {r.list_name}"
+        change = r.action if r.list_name is None else f"{r.action}: {r.list_name}"
         table.add_row(
-            r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
+            r.recorded_at.strftime("%m-%d %H:%M:%S"),
             str(r.run_id or "-"),
             escape(r.customer_id),
             r.profile_id,
             escape(change),
-            escape(r.before),
-            escape(r.after),
+            escape(f"{r.before} → {r.after}"),
             escape(r.row),
         )
     console.print(table)

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .customer import Customer
-from .engine import WORKER_WINDOW, Engine, Guard
+from .engine import WORKER_ADVICE, WORKER_WINDOW, Engine, Guard
 from .exceptions import FatalError, GuardrailError, InvalidRecordError
 from .outcome import Outcome
 from .store import QueueItem, Store, retry_delay
@@ -78,7 +78,9 @@ class Worker:
         self._monotonic = monotonic
         self._next_scan = monotonic()
         rails = engine.options
-        self._guard = None if rails.force else Guard(rails.guardrails, window=WORKER_WINDOW)
+        self._guard = None
+        if not rails.force:
+            self._guard = Guard(rails.guardrails, window=WORKER_WINDOW, advice=WORKER_ADVICE)
 
     def wake(self) -> None:
         """Claim now instead of at the next poll (the webhook calls this after queueing)."""

@@ -27,10 +27,22 @@ from typing import Any, Final
 from ..exceptions import GuardrailError
 from ._plan import BatchPlan
 
-__all__ = ["WORKER_WINDOW", "Guard", "Guardrails", "Tally"]
+__all__ = ["WORKER_ADVICE", "WORKER_WINDOW", "Guard", "Guardrails", "Tally", "sync_advice"]
 
 WORKER_WINDOW: Final = 1_000
 """A worker's guard looks at the last this many customers it handled."""
+WORKER_ADVICE: Final = (
+    "The customers are parked in the error log (kind guardrail); once a person has looked, "
+    "`klaviyo-sync errors retry --all --kind guardrail --force` applies them"
+)
+
+
+def sync_advice(source: str | None) -> str:
+    """What a refused sync tells the person who ran it to do next."""
+    return (
+        f"See each change with `klaviyo-sync plan {source or 'SOURCE'}`, then sync with --force "
+        "to apply it anyway"
+    )
 
 
 @dataclass(slots=True, frozen=True)
@@ -112,9 +124,12 @@ class Guard:
     """Adds up the batches of a run (or a worker's last ``window`` customers) and refuses the
     batch that would take the total past the guardrails."""
 
-    def __init__(self, rails: Guardrails, *, window: int | None = None) -> None:
+    def __init__(
+        self, rails: Guardrails, *, window: int | None = None, advice: str | None = None
+    ) -> None:
         self.rails = rails
         self._window = window
+        self._advice = advice or sync_advice(None)
         self._accepted: deque[Tally] = deque()
         self.total = Tally()
 
@@ -124,7 +139,7 @@ class Guard:
         total = self.total + tally
         problems = total.problems(self.rails)
         if problems:
-            raise GuardrailError(problems, total.as_dict())
+            raise GuardrailError(problems, total.as_dict(), self._advice)
         self.total = total
         self._accepted.append(tally)
         while self._window is not None and self.total.customers > self._window:

@@ -39,7 +39,7 @@ from ..store import Store
 from ._bulk import BulkWriter
 from ._consent import ConsentWriter, ListDirectory
 from ._failures import failed, failure_from_error
-from ._guard import Guard, Guardrails
+from ._guard import Guard, Guardrails, sync_advice
 from ._plan import BatchPlan, BatchResult
 from ._planner import STUCK_KINDS, Planner, unreadable
 from ._preview import PlanEntry, PlanReport, plan_entries
@@ -163,7 +163,7 @@ class Engine:
         and a forced one none.
         """
         if guard is None and not self.options.force:
-            guard = Guard(self.options.guardrails)
+            guard = Guard(self.options.guardrails, advice=sync_advice(source))
         summary = RunSummary(self.store.start_run(kind, source=source))
         writing: _Writing | None = None
         try:
