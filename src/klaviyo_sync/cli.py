@@ -149,21 +149,23 @@ def _confirm_plan(
 ) -> bool:
     """Print the plan of syncing ``customers``; go on when the person agrees (or ``yes``).
 
-    Returns whether to force: agreeing to a plan the guardrails would refuse is the informed
-    decision ``--force`` stands for. Exits when the answer is no, or no one can be asked.
+    Returns whether to force: a person agreeing, at the prompt, to a plan the guardrails would
+    refuse makes the informed decision ``--force`` stands for; ``--yes`` asks no one, so it
+    does not. Exits when the answer is no, or no one can be asked.
     """
     from .plan_view import print_plan
     from .sync import plan_source
 
     report = asyncio.run(plan_source(settings, customers, full=full, force=force))
     print_plan(console, report, source=customers.name, live=False)
-    if not yes:
-        if not (sys.stdin.isatty() and console.is_terminal):
-            click.echo("not applied: no terminal to ask on; pass --yes to apply after a plan")
-            sys.exit(EXIT_ERROR)
-        if not click.confirm("Apply this run?", default=False):
-            click.echo("not applied")
-            sys.exit(EXIT_ERROR)
+    if yes:
+        return force
+    if not (sys.stdin.isatty() and console.is_terminal):
+        click.echo("not applied: no terminal to ask on; pass --yes to apply after a plan")
+        sys.exit(EXIT_ERROR)
+    if not click.confirm("Apply this run?", default=False):
+        click.echo("not applied")
+        sys.exit(EXIT_ERROR)
     return force or bool(report.problems)
 
 

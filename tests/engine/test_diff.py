@@ -6,7 +6,7 @@ from typing import Any
 
 from klaviyo_sync.draft import CLEAR, Draft
 from klaviyo_sync.engine import Before
-from klaviyo_sync.engine._diff import applied_state, compute_diff, flatten
+from klaviyo_sync.engine._diff import applied_state, compute_diff, flatten, list_key
 
 MAPPED = frozenset({"email", "phone_number", "first_name", "location.city", "properties.Tier"})
 
@@ -32,9 +32,16 @@ def _draft(**attributes: Any) -> Draft:
 
 
 def _applied(**attributes: Any) -> Before:
+    """A store state as ``applied_state`` writes it: flat, with $-keys for intents."""
     subscribe = attributes.pop("subscribe", None)
     lists = attributes.pop("lists", {})
-    return Before.from_applied({"attributes": attributes, "subscribe": subscribe, "lists": lists})
+    state = flatten(attributes)
+    if subscribe is not None:
+        state["$subscribe"] = subscribe
+    for name, want in lists.items():
+        # In these tests a list named B is a UCLIST_ list, any other a LIST_ list.
+        state[list_key(name, consent=name != "B")] = want
+    return Before.from_applied(state)
 
 
 def _kinds(diff: Any) -> dict[str, str]:
@@ -158,21 +165,26 @@ def test_lists_join_only_when_subscribe_is_true_and_removals_always_apply() -> N
 
 def test_applied_state_merges_a_partial_patch_and_leaves_unsettled_intents_out() -> None:
     before = {
-        "attributes": {"email": "a@example.com", "location": {"city": "Paris", "zip": "75001"}},
-        "subscribe": False,
-        "lists": {"A": True},
-        "uclists": {},
+        "email": "a@example.com",
+        "location.city": "Paris",
+        "location.zip": "75001",
+        "$subscribe": False,
+        "$list:A": True,
     }
     draft = _draft(first_name="Ada", location={"city": "Lyon"}, subscribe=True, lists={"B": True})
-    state = applied_state(before, draft, frozenset({"subscribe", "list:B"}))
-    assert state["attributes"] == {
+    state = applied_state(before, draft, frozenset({"$subscribe", "$list:B"}))
+    assert state == {
         "email": "a@example.com",
         "first_name": "Ada",
-        "location": {"city": "Lyon", "zip": "75001"},
+        "location.city": "Lyon",
+        "location.zip": "75001",
+        "$subscribe": False,  # not carried out: the next run tries again
+        "$list:A": True,
     }
-    assert state["subscribe"] is False, "not carried out: the next run tries again"
-    assert state["lists"] == {"A": True}
-    assert applied_state(before, draft)["subscribe"] is True
+    assert applied_state(before, draft)["$subscribe"] is True
+    assert applied_state(before, draft)["$list:B"] is True
+    assert Before.from_applied(state).consent == "unsubscribed"
+    assert Before.from_applied(state).list_intent("A", consent=True) is True
 
 
 def test_flatten_names_location_and_properties_by_key() -> None:
@@ -183,3 +195,4 @@ def test_flatten_names_location_and_properties_by_key() -> None:
 def test_before_from_an_older_store_knows_nothing() -> None:
     before = Before.from_applied(None)
     assert (before.source, before.consent, dict(before.fields)) == ("store", "unknown", {})
+    assert before.list_intent("A", consent=True) is None

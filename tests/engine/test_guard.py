@@ -16,7 +16,8 @@ RAILS = Guardrails()
 
 def _planned(n: int, *, subscribe: bool | None, was: bool | None = True) -> Planned:
     draft = Draft(str(n), "update", attributes={"email": f"c{n}@example.com"}, subscribe=subscribe)
-    before = Before.from_applied({"attributes": {}, "subscribe": was, "lists": {"L": True}})
+    state = {"$list:L": True} if was is None else {"$subscribe": was, "$list:L": True}
+    before = Before.from_applied(state)
     planned = Planned(Customer.from_record({"Id": n}), draft, "update", profile_id=f"P{n}")
     planned.before = before
     planned.diff = compute_diff(
@@ -53,22 +54,25 @@ def test_thirty_percent_unsubscribed_is_refused_and_says_why() -> None:
     assert guard.total == Tally(), "a refused batch is not counted in"
 
 
-def test_one_opt_out_in_a_small_run_is_not_refused() -> None:
+def test_a_small_run_may_always_unsubscribe_ten() -> None:
     guard = Guard(RAILS)
     guard.admit(_batch(unsubscribes=1, others=0))
-    assert guard.total.unsubscribes == 1
+    guard.admit(_batch(unsubscribes=9, others=0))
+    assert guard.total.unsubscribes == 10
+    with pytest.raises(GuardrailError, match="unsubscribe 11 of 11 customers"):
+        guard.admit(_batch(unsubscribes=1, others=0))
 
 
 def test_the_run_so_far_counts_toward_each_batch() -> None:
     guard = Guard(RAILS)
-    guard.admit(_batch(unsubscribes=1, others=199))  # 0.5%
+    guard.admit(_batch(unsubscribes=10, others=1990))  # 0.5%
     with pytest.raises(GuardrailError):
-        guard.admit(_batch(unsubscribes=5, others=0))  # 6 of 205 > 1%
+        guard.admit(_batch(unsubscribes=30, others=0))  # 40 of 2030 > 1%
 
 
 def test_a_window_forgets_old_batches() -> None:
     guard = Guard(RAILS, window=200)
-    guard.admit(_batch(unsubscribes=1, others=199))
+    guard.admit(_batch(unsubscribes=10, others=190))
     for _ in range(3):
         guard.admit(_batch(unsubscribes=0, others=100))
     assert guard.total.customers <= 300
@@ -100,18 +104,18 @@ def _customer(n: int, newsletter: bool) -> dict[str, object]:
 
 async def test_a_run_unsubscribing_30_percent_is_refused_unless_forced(world: World) -> None:
     world.with_mapping(NEWSLETTER)
-    await world.sync(*(_customer(n, True) for n in range(20)))
+    await world.sync(*(_customer(n, True) for n in range(40)))
     writes = len(world.writes())
-    opted_out = [_customer(n, n < 14) for n in range(20)]  # 6 of 20 say no
+    opted_out = [_customer(n, n < 28) for n in range(40)]  # 12 of 40 say no
 
-    with pytest.raises(GuardrailError, match=r"unsubscribe 6 of 20 customers \(30%\)"):
+    with pytest.raises(GuardrailError, match=r"unsubscribe 12 of 40 customers \(30%\)"):
         await world.sync(*opted_out)
     assert len(world.writes()) == writes, "refused before anything was written"
     refused = world.runs[-1]
-    assert sorted(o.kind for o in refused) == ["failed"] * 6 + ["unchanged"] * 14
+    assert sorted(o.kind for o in refused) == ["failed"] * 12 + ["unchanged"] * 28
     with world.store() as store:
         parked = store.list_failures(kind="guardrail")
-        assert len(parked) == 6
+        assert len(parked) == 12
         assert not any(f.retryable for f in parked)
         assert "klaviyo-sync plan" in parked[0].message
     consents = {
@@ -120,13 +124,13 @@ async def test_a_run_unsubscribing_30_percent_is_refused_unless_forced(world: Wo
     assert consents == {"SUBSCRIBED"}
 
     applied = await world.sync(*opted_out, force=True)
-    assert sorted(o.kind for o in applied) == ["unchanged"] * 14 + ["updated"] * 6
+    assert sorted(o.kind for o in applied) == ["unchanged"] * 28 + ["updated"] * 12
     unsubscribed = [
         p
         for p in world.sandbox.profiles.values()
         if p.email_marketing and p.email_marketing.consent == "UNSUBSCRIBED"
     ]
-    assert len(unsubscribed) == 6
+    assert len(unsubscribed) == 12
     with world.store() as store:
         assert store.list_failures(kind="guardrail") == [], "applying them resolves them"
 

@@ -68,7 +68,7 @@ async def test_diffs_for_create_update_unchanged_and_matched(world: World) -> No
     assert update.diff is not None
     assert update.diff.before.source == "store"
     assert update.diff.consent is None, "consent as last applied"
-    assert update.diff.lists == []
+    assert update.diff.lists == ()
     assert update.payload is not None
     assert update.payload["data"]["id"] == update.profile_id
     assert update.payload["data"]["attributes"]["last_name"] == "King"

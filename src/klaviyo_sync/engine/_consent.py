@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..exceptions import FatalError, KlaviyoSyncError, RecordError
 from ..klaviyo import KlaviyoClient, SubscriptionTarget
 from ..outcome import AuditAction, AuditEntry, Failure, Stage
-from ._diff import NOT_ELIGIBLE, ListChange
+from ._diff import NOT_ELIGIBLE, SUBSCRIBE_KEY, ListChange, list_key
 from ._failures import failure_from_error
 
 if TYPE_CHECKING:
@@ -74,8 +74,8 @@ class ListDirectory:
 @dataclass(slots=True)
 class ConsentResult:
     """What the consent stage did for one customer: ``detail`` goes into its outcome, ``audit``
-    holds the changes made, ``unsettled`` the intents left for a later run (``subscribe``,
-    ``list:{name}``, ``uclist:{name}``)."""
+    holds the changes made, ``unsettled`` the intents left for a later run (keys of the applied
+    state: ``$subscribe``, ``$list:{name}``, ``$uclist:{name}``)."""
 
     detail: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -129,7 +129,7 @@ class ConsentWriter:
             result.detail["consent"] = change.skipped
         elif change is not None and target is None:
             result.notes.append(f"consent not changed: no {self._channels_wanted()}")
-            result.unsettled.add("subscribe")
+            result.unsettled.add(SUBSCRIBE_KEY)
         elif change is not None and target is not None:
             subscribe = change.after == "subscribed"
             action: AuditAction = "subscribe" if subscribe else "unsubscribe"
@@ -154,7 +154,7 @@ class ConsentWriter:
     ) -> str:
         customer_id = w.planned.customer.id
         found = await self._lists.get(change.name)
-        key = f"{'list' if change.consent else 'uclist'}:{change.name}"
+        key = list_key(change.name, consent=change.consent)
         if found is None:
             if result.failure is None:
                 result.failure = Failure(

@@ -19,8 +19,10 @@ remembered as settled so the next run does not ask again.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Final, Literal
 
 from ..draft import LIST_PREFIX, UCLIST_PREFIX, Draft
@@ -35,6 +37,8 @@ __all__ = [
     "applied_state",
     "compute_diff",
     "flatten",
+    "interned",
+    "list_key",
 ]
 
 ConsentState = Literal["new", "unknown", "subscribed", "unsubscribed", "never_subscribed"]
@@ -48,58 +52,58 @@ _KLAVIYO_CONSENT: Final[Mapping[str, ConsentState]] = {
 }
 NO_SUBSCRIBE_ROW: Final = "(no SubscribeProfile row)"
 NOT_ELIGIBLE: Final = "not added: SubscribeProfile is not true"
+SUBSCRIBE_KEY: Final = "$subscribe"
+_NOTHING: Final[Mapping[str, Any]] = MappingProxyType({})
+
+
+def list_key(name: str, *, consent: bool) -> str:
+    """The applied state's key for a list intent: ``$list:{name}`` or ``$uclist:{name}``."""
+    return sys.intern(f"{'$list' if consent else '$uclist'}:{name}")
 
 
 @dataclass(slots=True, frozen=True)
 class Before:
     """What is known of a profile before a run writes to it.
 
-    ``fields`` is flattened (``email``, ``location.city``, ``properties.Tier``); ``lists`` and
-    ``uclists`` are the list intents last applied (only the store knows them). ``klaviyo``
-    is Klaviyo's own email-marketing consent when it was read, which is what consent ownership
-    is decided on; ``consent`` is what a diff compares with.
+    ``fields`` is flattened (``email``, ``location.city``, ``properties.Tier``). ``applied`` is
+    the state the store kept (flat too, with ``$subscribe`` and ``$list:{name}`` /
+    ``$uclist:{name}`` intents; only the store knows list intents). ``klaviyo`` is Klaviyo's own
+    email-marketing consent when it was read, which is what consent ownership is decided on;
+    ``consent`` is what a diff compares with.
     """
 
     source: BeforeSource
-    fields: Mapping[str, Any] = field(default_factory=dict)
+    fields: Mapping[str, Any] = field(default_factory=lambda: _NOTHING)
     consent: ConsentState = "unknown"
-    lists: Mapping[str, bool] = field(default_factory=dict)
-    uclists: Mapping[str, bool] = field(default_factory=dict)
+    applied: Mapping[str, Any] = field(default_factory=lambda: _NOTHING)
     klaviyo: ConsentState | None = None
 
     @classmethod
     def new(cls) -> Before:
-        return cls("new", consent="new")
+        return _NEW
 
     @classmethod
     def from_applied(cls, state: Mapping[str, Any] | None) -> Before:
-        """From the state the store kept; ``None`` (an older store): nothing is known."""
+        """From the flat state the store kept (``applied_state``); ``None``: nothing known."""
         if not state:
-            return cls("store")
-        subscribe = state.get("subscribe")
+            return _UNKNOWN
+        subscribe = state.get(SUBSCRIBE_KEY)
         consent: ConsentState = (
             "unknown" if subscribe is None else "subscribed" if subscribe else "unsubscribed"
         )
-        return cls(
-            "store",
-            fields=flatten(state.get("attributes") or {}),
-            consent=consent,
-            lists=dict(state.get("lists") or {}),
-            uclists=dict(state.get("uclists") or {}),
-        )
+        return cls("store", fields=state, consent=consent, applied=state)
 
     @classmethod
     def from_profile(cls, profile: Mapping[str, Any], applied: Before | None = None) -> Before:
         """From a profile resource Klaviyo returned; list intents still come from ``applied``."""
-        attributes = dict(profile.get("attributes") or {})
+        attributes = profile.get("attributes") or {}
         consent = klaviyo_consent(attributes)
-        known = applied or cls("klaviyo")
+        known = applied or _UNKNOWN
         return cls(
             "klaviyo",
             fields=flatten(_profile_fields(attributes)),
             consent=consent or known.consent,
-            lists=known.lists,
-            uclists=known.uclists,
+            applied=known.applied,
             klaviyo=consent,
         )
 
@@ -107,7 +111,15 @@ class Before:
         """The same, with Klaviyo's own consent learned from a read."""
         if consent is None:
             return self
-        return Before(self.source, self.fields, consent, self.lists, self.uclists, consent)
+        return Before(self.source, self.fields, consent, self.applied, consent)
+
+    def list_intent(self, name: str, *, consent: bool) -> bool | None:
+        value = self.applied.get(list_key(name, consent=consent))
+        return value if isinstance(value, bool) else None
+
+
+_NEW: Final = Before("new", consent="new")
+_UNKNOWN: Final = Before("store")
 
 
 @dataclass(slots=True, frozen=True)
@@ -148,21 +160,40 @@ class ListChange:
 
 @dataclass(slots=True)
 class Diff:
-    """Everything a draft would change on one profile."""
+    """Everything a draft would change on one profile.
+
+    The field changes are worked out when asked for, from the draft and what was known before:
+    a batch holds ten thousand diffs, and most are only asked whether they change anything.
+    """
 
     before: Before
-    fields: list[FieldChange] = field(default_factory=list)
+    draft: Draft
+    mapped: frozenset[str]
+    """the collection's flattened fields: what "kept" is judged on"""
     consent: ConsentChange | None = None
-    lists: list[ListChange] = field(default_factory=list)
+    lists: tuple[ListChange, ...] = ()
+
+    @property
+    def fields(self) -> list[FieldChange]:
+        """Fields set, changed or cleared, then fields kept, in that order."""
+        after = flatten(self.draft.profile_attributes())
+        known = self.before.fields
+        changes = list(_field_changes(after, known))
+        changes.extend(
+            FieldChange(key, "kept", known[key])
+            for key in sorted(self.mapped - after.keys())
+            if _present(known.get(key))
+        )
+        return changes
 
     @property
     def empty(self) -> bool:
         """Nothing to send: no field set, changed or cleared, no consent or list change."""
-        if any(change.kind != "kept" for change in self.fields):
-            return False
         if self.consent is not None and self.consent.skipped is None:
             return False
-        return all(change.skipped is not None for change in self.lists)
+        if any(change.skipped is None for change in self.lists):
+            return False
+        return all(change.kind == "kept" for change in self.fields)
 
     def of_kind(self, kind: FieldKind) -> list[FieldChange]:
         return [change for change in self.fields if change.kind == kind]
@@ -199,55 +230,50 @@ def compute_diff(
     update or a match: consent ownership applies), and ``resend`` (``--full``) sends consent
     and lists again even where they equal what was last applied.
     """
-    diff = Diff(before)
-    after = flatten(draft.profile_attributes())
-    diff.fields.extend(_field_changes(after, before.fields))
-    diff.fields.extend(
-        FieldChange(key, "kept", before.fields[key])
-        for key in sorted(mapped - after.keys())
-        if _present(before.fields.get(key))
+    return Diff(
+        before,
+        draft,
+        mapped,
+        _consent_change(draft, before, subscribe_row, existing, resend),
+        tuple(_list_changes(draft, before, existing, resend)),
     )
-    diff.consent = _consent_change(draft, before, subscribe_row, existing, resend)
-    diff.lists = list(_list_changes(draft, before, existing, resend))
-    return diff
 
 
 def applied_state(
     before: Mapping[str, Any] | None, draft: Draft, unsettled: frozenset[str] = frozenset()
 ) -> dict[str, Any]:
-    """What the store keeps once ``draft`` is applied over the state ``before``: a partial
-    patch leaves what it did not send as it was. ``unsettled`` names intents that were not
-    carried out for a reason the next run may not have (``subscribe``, ``list:Name``,
-    ``uclist:Name``); they are left out so the next run tries them again."""
-    state = draft.state()
-    old = dict(before or {})
-    attributes = dict(old.get("attributes") or {})
-    for key, value in state["attributes"].items():
-        if isinstance(value, dict) and isinstance(attributes.get(key), dict):
-            attributes[key] = {**attributes[key], **value}
-        else:
-            attributes[key] = value
-    subscribe = state["subscribe"]
-    if subscribe is None or "subscribe" in unsettled:
-        subscribe = old.get("subscribe")
-    return {
-        "attributes": attributes,
-        "subscribe": subscribe,
-        "lists": _merged(old.get("lists"), state["lists"], "list", unsettled),
-        "uclists": _merged(old.get("uclists"), state["uclists"], "uclist", unsettled),
-    }
+    """The flat state the store keeps once ``draft`` is applied over the state ``before``: a
+    partial patch leaves what it did not send as it was. ``unsettled`` names intents that were
+    not carried out for a reason the next run may not have (``$subscribe``, ``$list:{name}``,
+    ``$uclist:{name}``); they keep their old value so the next run tries them again."""
+    state = dict(before or {})
+    state.update(flatten(draft.profile_attributes()))
+    if draft.subscribe is not None and SUBSCRIBE_KEY not in unsettled:
+        state[SUBSCRIBE_KEY] = draft.subscribe
+    for consent, wanted in ((True, draft.lists), (False, draft.uclists)):
+        for name, want in wanted.items():
+            key = list_key(name, consent=consent)
+            if key not in unsettled:
+                state[key] = want
+    return state
 
 
 def flatten(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"location": {"city": x}}`` → ``{"location.city": x}``; the same for properties."""
+    """``{"location": {"city": x}}`` → ``{"location.city": x}``; the same for properties.
+    Keys are interned: a batch holds thousands of states with the same few keys."""
     flat: dict[str, Any] = {}
     for key, value in attributes.items():
         if key in ("location", "properties") and isinstance(value, Mapping):
             for inner, item in value.items():
-                flat[f"{key}.{inner}"] = item
+                flat[sys.intern(f"{key}.{inner}")] = item
         else:
-            flat[key] = value
+            flat[sys.intern(key)] = value
     return flat
+
+
+def interned(state: Mapping[str, Any]) -> dict[str, Any]:
+    """A state read from the store, its keys shared with every other state's."""
+    return {sys.intern(key): value for key, value in state.items()}
 
 
 def klaviyo_consent(attributes: Mapping[str, Any]) -> ConsentState | None:
@@ -291,12 +317,9 @@ def _consent_change(
 def _list_changes(
     draft: Draft, before: Before, existing: bool, resend: bool
 ) -> Iterator[ListChange]:
-    for consent, wanted, known in (
-        (True, draft.lists, before.lists),
-        (False, draft.uclists, before.uclists),
-    ):
+    for consent, wanted in ((True, draft.lists), (False, draft.uclists)):
         for name, want in wanted.items():
-            was = known.get(name)
+            was = before.list_intent(name, consent=consent)
             if was == want and not resend:
                 continue
             skipped = None

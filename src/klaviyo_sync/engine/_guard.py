@@ -9,13 +9,15 @@ batch is written the guard adds up what the run has planned so far and refuses w
 - take more than ``max_list_removal_share`` of them off a list (default 1%), or
 - clear more than ``max_cleared_fields`` fields (default 100),
 
-unless the run is forced (``--force``). Shares count at least ``min_customers`` (100)
-customers, so a manual sync or a trigger carrying one opt-out is never refused for it. Only
-changes that would really happen count: unsubscribing a profile that is, or may be, subscribed
-(a new profile is not), clearing a field that holds a value.
+unless the run is forced (``--force``). A run may always unsubscribe, or take off a list, up to
+``min_affected`` (10) customers: a share of a small run means little, and a small delta export,
+a manual sync or a few triggers carrying opt-outs are not accidents; an opt-out held back is a
+harm of its own. Only changes that would really happen count: unsubscribing a profile that is,
+or may be, subscribed (a new profile is not), clearing a field that holds a value.
 
 ``sync`` checks the run so far before each batch; a worker keeps a window of the customers it
-handled last (``WORKER_WINDOW``), since each of its micro-batches is a run of its own.
+handled last (``WORKER_WINDOW``), since each of its micro-batches is a run of its own and a
+broken mapping would otherwise slip through one trigger at a time.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class Guardrails:
     max_unsubscribe_share: float = 0.01
     max_list_removal_share: float = 0.01
     max_cleared_fields: int = 100
-    min_customers: int = 100
+    min_affected: int = 10
 
 
 @dataclass(slots=True)
@@ -94,13 +96,12 @@ class Tally:
     def problems(self, rails: Guardrails) -> list[str]:
         """What in this tally goes past the guardrails, each said in a sentence."""
         found = []
-        base = max(self.customers, rails.min_customers)
-        if self.unsubscribes > rails.max_unsubscribe_share * base:
+        if self.unsubscribes > self._allowed(rails.max_unsubscribe_share, rails):
             found.append(
                 f"unsubscribe {self._share(self.unsubscribes)} "
                 f"(the limit is {rails.max_unsubscribe_share:.0%}: max_unsubscribe_share)"
             )
-        if self.list_removals > rails.max_list_removal_share * base:
+        if self.list_removals > self._allowed(rails.max_list_removal_share, rails):
             found.append(
                 f"take {self._share(self.list_removals)} off a list "
                 f"(the limit is {rails.max_list_removal_share:.0%}: max_list_removal_share)"
@@ -114,6 +115,9 @@ class Tally:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def _allowed(self, share: float, rails: Guardrails) -> float:
+        return max(share * self.customers, rails.min_affected)
 
     def _share(self, count: int) -> str:
         share = count / self.customers if self.customers else 0.0

@@ -40,7 +40,7 @@ from ..klaviyo import KlaviyoClient
 from ..mapping import CompiledCollection
 from ..outcome import Failure, Link, Outcome
 from ..store import FailureRecord, Store
-from ._diff import Before, applied_state, compute_diff, klaviyo_consent
+from ._diff import Before, applied_state, compute_diff, interned, klaviyo_consent
 from ._failures import failed, failure_from_error
 from ._plan import BatchPlan, Planned
 
@@ -222,7 +222,8 @@ class Planner:
             return
         applied = self._store.get_applied([p.customer.id for p in linked])
         for p in linked:
-            p.applied = applied.get(p.customer.id)
+            state = applied.pop(p.customer.id, None)
+            p.applied = interned(state) if state else None
             p.before = Before.from_applied(p.applied)
         if not self._live:
             return
@@ -234,7 +235,7 @@ class Planner:
                     f"profile {p.profile_id} is not in Klaviyo any more: the sync will route "
                     "this customer again (match, else create)"
                 )
-                p.before = Before("klaviyo", lists=p.before.lists, uclists=p.before.uclists)
+                p.before = Before("klaviyo", applied=p.before.applied)
             else:
                 p.before = Before.from_profile(profile, p.before)
 

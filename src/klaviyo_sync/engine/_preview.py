@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..outcome import Failure, Outcome
-from ._diff import Diff
+from ._diff import Diff, FieldChange
 from ._guard import Guardrails, Tally
 from ._plan import BatchPlan, BatchResult, Planned
 
@@ -58,12 +58,13 @@ class PlanEntry:
     notes: list[str] = field(default_factory=list)
     failure: Failure | None = None
 
-    def changes(self) -> Iterator[str]:
-        """The kinds of change (``CHANGES``) this customer's plan makes."""
+    def changes(self, fields: list[FieldChange] | None = None) -> Iterator[str]:
+        """The kinds of change (``CHANGES``) this customer's plan makes; ``fields`` is
+        ``diff.fields`` when the caller has it already."""
         diff = self.diff
         if diff is None:
             return
-        kinds = {change.kind for change in diff.fields}
+        kinds = {change.kind for change in (diff.fields if fields is None else fields)}
         yield from (_FIELD_CHANGES[kind] for kind in sorted(kinds))
         if diff.consent is not None:
             if diff.consent.skipped:
@@ -92,9 +93,9 @@ class PlanReport:
 
     def add(self, entry: PlanEntry) -> None:
         self.routes[entry.route] += 1
-        self.changes.update(entry.changes())
-        if entry.diff is not None:
-            self.fields.update(change.kind for change in entry.diff.fields)
+        fields = entry.diff.fields if entry.diff is not None else []
+        self.changes.update(entry.changes(fields))
+        self.fields.update(change.kind for change in fields)
         if entry.failure is not None:
             self.failures[entry.failure.kind] += 1
 

@@ -270,7 +270,7 @@ def _detail(w: Written, consent: ConsentResult | None) -> dict[str, Any]:
     detail: dict[str, Any] = {"route": w.planned.route, "payload": w.payload}
     if w.planned.matched_by:
         detail["matched_by"] = w.planned.matched_by
-    if w.planned.diff is not None:
+    if w.planned.diff is not None and w.planned.existing:
         detail.update(changes(w.planned.diff))
     notes = [*w.planned.draft.notes, *w.notes]
     if consent is not None:
@@ -281,12 +281,12 @@ def _detail(w: Written, consent: ConsentResult | None) -> dict[str, Any]:
     return detail
 
 
+_CHANGE_NAMES = {"set": "set", "change": "changed", "clear": "cleared", "kept": "kept"}
+
+
 def changes(diff: Diff) -> dict[str, list[str]]:
     """The fields a diff sets, changes, clears and keeps, by name, for an outcome's detail."""
-    named = {
-        "set": diff.of_kind("set"),
-        "changed": diff.of_kind("change"),
-        "cleared": diff.of_kind("clear"),
-        "kept": diff.of_kind("kept"),
-    }
-    return {key: [c.field for c in found] for key, found in named.items() if found}
+    named: dict[str, list[str]] = {}
+    for change in diff.fields:
+        named.setdefault(_CHANGE_NAMES[change.kind], []).append(change.field)
+    return named
