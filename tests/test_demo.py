@@ -28,6 +28,9 @@ def test_demo_runs_every_hard_case_and_keeps_the_phone(monkeypatch: pytest.Monke
         "unchanged",
         "Klaviyo still has +14155552671",
         "route      update",
+        "Plan for customers-changed.jsonl",
+        "phone_number │ +14155552671 │ (left as it is) │ kept",
+        "Consent and list changes",
         "Double opt-in confirmation emails sent: 7",
     ):
         assert expected in text, expected

@@ -2,8 +2,9 @@
 
 It sets Klaviyo up the way the seed's templates expect (the ``Sms Subscribers`` double opt-in
 list and the single opt-in ``Preview List``), adds two profiles "already in Klaviyo" to be
-matched, syncs a bundled sample of customers with every hard case, syncs again after some
-changed, runs a Manual Sync, and says what happened at each step. Nothing leaves the machine:
+matched, syncs a bundled sample of customers with every hard case, plans the next sync (what
+would change, field by field, with nothing written), syncs it, runs a Manual Sync, shows the
+consent audit, and says what happened at each step. Nothing leaves the machine:
 the settings are forced to the sandbox and a throwaway store, whatever the environment says.
 """
 
@@ -21,12 +22,15 @@ from rich.console import Console
 from rich.rule import Rule
 
 from .config import Settings
+from .engine import PlanEntry
 from .klaviyo import KlaviyoClient
 from .outcome import Outcome
+from .plan_view import print_audit, print_plan, print_plan_entry
 from .report import print_check, print_manual_sync, print_outcomes, print_summary
 from .sandbox import RunningSandbox, SandboxConfig, running_sandbox
 from .sources import open_source
-from .sync import check_configuration, sync_one, sync_source
+from .store import Store
+from .sync import check_configuration, plan_source, sync_one, sync_source
 
 __all__ = ["run_demo"]
 
@@ -58,7 +62,10 @@ async def _story(
     console.print(Rule(f"2. first sync: {first.name}"))
     await _sync(console, settings, first, "First run")
 
-    console.print(Rule(f"3. second sync, some customers changed: {second.name}"))
+    console.print(Rule(f"3. plan the next sync, nothing written: {second.name}"))
+    await _plan(console, settings, second)
+
+    console.print(Rule(f"4. second sync, some customers changed: {second.name}"))
     await _sync(console, settings, second, "Second run")
     ada = running.sandbox.find_profile(external_id="55260")
     if ada is not None:
@@ -68,10 +75,14 @@ async def _story(
             f"and the new last name [bold]{ada.last_name}[/]."
         )
 
-    console.print(Rule("4. manual sync of customer 55260"))
+    console.print(Rule("5. manual sync of customer 55260"))
     print_manual_sync(console, await sync_one(settings, "55260", open_source(second)))
 
-    console.print(Rule("5. what Klaviyo saw"))
+    console.print(Rule("6. the consent audit of customer 55260"))
+    with Store.open(settings.store_url) as store:
+        print_audit(console, store.list_audit(customer_id="55260"), total=store.count_audit())
+
+    console.print(Rule("7. what Klaviyo saw"))
     emails = running.sandbox.emails
     console.print(f"Double opt-in confirmation emails sent: {len(emails)}")
     for email in emails:
@@ -97,6 +108,15 @@ async def _set_up_klaviyo(console: Console, settings: Settings) -> None:
         ):
             made = await client.create_profile(attributes)
             console.print(f"existing profile {made['id']}: {attributes}")
+
+
+async def _plan(console: Console, settings: Settings, path: Path) -> None:
+    entries: list[PlanEntry] = []
+    report = await plan_source(settings, open_source(path), on_entry=entries.append)
+    print_plan(console, report, source=path.name, live=False)
+    for entry in entries:
+        if entry.customer_id == "55260":
+            print_plan_entry(console, entry)
 
 
 async def _sync(console: Console, settings: Settings, path: Path, title: str) -> None:
