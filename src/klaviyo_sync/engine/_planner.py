@@ -246,11 +246,14 @@ class Planner:
         if not checked and not unlinked:
             return
         found = await self._lookup([*unlinked, *checked])
+        conflicted: set[str] = set()
         for p in [*unlinked, *checked]:
             conflict = self._route(p, found) if p.link is None else _check_link(p, found)
             if conflict is not None:
                 settled.append(conflict)
-                pending.remove(p)
+                conflicted.add(p.customer.id)
+        if conflicted:
+            pending[:] = [p for p in pending if p.customer.id not in conflicted]
 
     def _route(self, p: Planned, found: _Found) -> Outcome | None:
         by_email = found.get("email", p.draft.email)
