@@ -231,9 +231,7 @@ class BulkWriter:
         if born is None or created.job_created_at is None or born >= created.job_created_at:
             link = Link(p.customer.id, profile_id, "created")
             return Written(p, profile_id, "created", p.draft.profile_document(), link)
-        adopt(self._writer.planner, p, profile)
-        how = p.matched_by or "duplicate"
-        kind = p.matched_by or "updated"
+        how, kind = adopt(self._writer.planner, p, profile)
         note = f"bulk import merged this customer into existing profile {profile_id}; linked it"
         payload = p.draft.profile_document(profile_id)
         return Written(p, profile_id, kind, payload, Link(p.customer.id, profile_id, how), (note,))

@@ -30,7 +30,7 @@ from ..outcome import Link, LinkHow, Outcome, OutcomeKind
 from ._consent import ConsentResult, ConsentWriter
 from ._diff import Before, Diff, applied_state
 from ._failures import failed, failure_from_error
-from ._plan import BatchPlan, BatchResult, Planned
+from ._plan import BatchPlan, BatchResult, MatchedBy, Planned
 from ._planner import Planner, conflict_outcome, duplicate_of
 
 __all__ = ["Attempt", "Writer", "Written", "adopt", "changes", "duplicate_reason"]
@@ -165,8 +165,7 @@ class Writer:
         """Klaviyo already has a profile with one of our identifiers: link it and patch it.
         Its consent is read with it: an existing profile's consent is Klaviyo's."""
         existing = await self._client.get_profile(profile_id, additional_fields=_SUBSCRIPTIONS)
-        how, kind = duplicate_reason(p.draft, existing.get("attributes", {}))
-        adopt(self._planner, p, existing)
+        how, kind = adopt(self._planner, p, existing)
         try:
             await self._client.update_profile(profile_id, p.draft.profile_attributes())
         except KlaviyoDuplicateProfileError as err:
@@ -240,21 +239,22 @@ def _write_failed(planned: Planned, error: Exception) -> Outcome:
     return failed(planned.customer.id, failure, profile_id=planned.profile_id, route=planned.route)
 
 
-def adopt(planner: Planner, p: Planned, profile: dict[str, Any]) -> None:
-    """A create met a profile Klaviyo already had: it is now a match of that profile, and its
-    diff is against the profile as Klaviyo returned it."""
-    how, _ = duplicate_reason(p.draft, profile.get("attributes") or {})
+def adopt(planner: Planner, p: Planned, profile: dict[str, Any]) -> tuple[LinkHow, OutcomeKind]:
+    """A create met a profile Klaviyo already had: it is now a match of that profile, its diff
+    is against the profile as Klaviyo returned it; returns how it is linked and its outcome."""
+    how, kind = duplicate_reason(p.draft, profile.get("attributes") or {})
     p.route = "match"
     p.profile_id = str(profile["id"])
-    p.matched_by = (
-        "matched_email"
-        if how == "matched_email"
-        else "matched_phone"
-        if how == "matched_phone"
-        else None
-    )
+    p.matched_by = _MATCHED.get(how)
     p.before = Before.from_profile(profile)
     planner.diff(p)
+    return how, kind
+
+
+_MATCHED: dict[str, MatchedBy] = {
+    "matched_email": "matched_email",
+    "matched_phone": "matched_phone",
+}
 
 
 def duplicate_reason(draft: Draft, existing: dict[str, Any]) -> tuple[LinkHow, OutcomeKind]:
