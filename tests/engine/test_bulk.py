@@ -3,14 +3,17 @@ errors in the error log with the right customer, nothing sent for an unchanged r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from klaviyo_sync.outcome import Outcome
-from klaviyo_sync.sandbox import FaultRule
+from klaviyo_sync.sandbox import FaultRule, ManualClock, SubscriptionRequest
 from klaviyo_sync.sources import RecordsSource
+from klaviyo_sync.sync import Connections
 from tests.acceptance.customers import ada
 from tests.engine.twins import engine, klaviyo_state, strategy_world
 from tests.world import World
@@ -232,3 +235,44 @@ async def test_batches_overlap_but_one_customer_is_never_written_twice_at_once(
     assert len(world.sandbox.profiles) == 4
     assert world.profile(links["1"].profile_id).last_name == "Later"
     assert len({link.profile_id for link in links.values()}) == 4
+
+
+class _ProfileArrivesFirst(httpx.AsyncBaseTransport):
+    """Creates a profile in Klaviyo just before the bulk job that would have created it, as
+    another integration might between our lookup and our job."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, arrive: Callable[[], None]) -> None:
+        self._inner, self._arrive = inner, arrive
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path == JOBS:
+            self._arrive()
+        return await self._inner.handle_async_request(request)
+
+
+async def test_a_row_merged_into_a_profile_made_meanwhile_is_a_match_and_keeps_its_consent(
+    tmp_path: Path,
+) -> None:
+    world = strategy_world(tmp_path, "bulk")
+    assert world.connections.transport is not None
+    clock = world.sandbox.clock = ManualClock()  # Klaviyo's timestamps have whole seconds
+
+    def arrive() -> None:
+        clock.advance(1.0)
+        world.sandbox.create_profile({"email": "ada@example.com", "first_name": "Old"})
+        world.sandbox.unsubscribe(
+            [SubscriptionRequest(email="ada@example.com", channels={"email": None})]
+        )
+        clock.advance(1.0)
+
+    transport = _ProfileArrivesFirst(world.connections.transport, arrive)
+    world.connections = Connections(transport, world.clock)
+    [outcome] = await world.sync(ada())
+    assert outcome.kind == "matched_email"
+    assert "merged this customer into existing profile" in outcome.detail["notes"][-1]
+    profile = world.by_email("ada@example.com")
+    assert profile is not None
+    assert outcome.profile_id == profile.id
+    assert profile.email_marketing is not None
+    assert profile.email_marketing.consent == "UNSUBSCRIBED", "Klaviyo owns consent"
+    assert outcome.detail["consent"].startswith("kept")
