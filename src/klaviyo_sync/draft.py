@@ -170,9 +170,11 @@ class Draft:
 
     def fingerprint(self) -> str:
         """A digest of everything this draft would apply; equal digests mean nothing to send."""
-        canonical = json.dumps(
-            self.state(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
+        state = self.state()
+        if self.overrides:
+            # Turning an override on must bring back the intents it held back last time.
+            state["overrides"] = sorted(self.overrides)
+        canonical = json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -178,12 +178,11 @@ def test_applied_state_merges_a_partial_patch_and_leaves_unsettled_intents_out()
         "first_name": "Ada",
         "location.city": "Lyon",
         "location.zip": "75001",
-        "$subscribe": False,  # not carried out: the next run tries again
         "$list:A": True,
-    }
+    }, "$subscribe is dropped, not kept at False: the next run whose draft changes looks again"
     assert applied_state(before, draft)["$subscribe"] is True
     assert applied_state(before, draft)["$list:B"] is True
-    assert Before.from_applied(state).consent == "unsubscribed"
+    assert Before.from_applied(state).consent == "unknown"
     assert Before.from_applied(state).list_intent("A", consent=True) is True
 
 

@@ -109,6 +109,23 @@ async def test_the_override_lets_the_source_subscribe_again(world: World) -> Non
     assert _consent(world, created.profile_id) == "SUBSCRIBED"
 
 
+async def test_turning_the_override_on_subscribes_the_kept_profiles_on_the_next_run(
+    world: World,
+) -> None:
+    world.with_mapping(SUBSCRIBE_WITH_OVERRIDE.replace("consent = true", "consent = false"))
+    [created] = await world.sync(ada())
+    _unsubscribe_in_klaviyo(world, "ada@example.com")
+    [kept] = await world.sync(ada(), full=True)
+    assert kept.detail["consent"].startswith("kept")
+    [still] = await world.sync(ada())
+    assert still.kind == "unchanged", "kept once, not asked again while nothing changes"
+
+    world.with_mapping(SUBSCRIBE_WITH_OVERRIDE)
+    [again] = await world.sync(ada())
+    assert again.detail["consent"] == "subscribed", "no --full needed: the mapping changed"
+    assert _consent(world, created.profile_id) == "SUBSCRIBED"
+
+
 async def test_an_unsubscribe_from_the_source_always_applies(world: World) -> None:
     world.with_mapping(
         '[[rows]]\ndestination = "SubscribeProfile"\nkind = "field"\n'

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..exceptions import FatalError, KlaviyoSyncError, RecordError
 from ..klaviyo import KlaviyoClient, SubscriptionTarget
 from ..outcome import AuditAction, AuditEntry, Failure, Stage
-from ._diff import NOT_ELIGIBLE, SUBSCRIBE_KEY, ListChange, list_key
+from ._diff import SUBSCRIBE_KEY, ListChange, list_key
 from ._failures import failure_from_error
 
 if TYPE_CHECKING:
@@ -126,7 +126,9 @@ class ConsentWriter:
         target = self._target(draft.email, draft.phone_number, w.profile_id)
         change = diff.consent
         if change is not None and change.skipped:
+            # Unsettled, so a later run (the override turned on, say) looks at it again.
             result.detail["consent"] = change.skipped
+            result.unsettled.add(SUBSCRIBE_KEY)
         elif change is not None and target is None:
             result.notes.append(f"consent not changed: no {self._channels_wanted()}")
             result.unsettled.add(SUBSCRIBE_KEY)
@@ -166,8 +168,7 @@ class ConsentWriter:
                 )
             return "no such list"
         if change.skipped:
-            if change.skipped == NOT_ELIGIBLE:
-                result.unsettled.add(key)
+            result.unsettled.add(key)
             return change.skipped
         before = _membership(change.before)
         if change.action == "remove":

@@ -244,17 +244,19 @@ def applied_state(
 ) -> dict[str, Any]:
     """The flat state the store keeps once ``draft`` is applied over the state ``before``: a
     partial patch leaves what it did not send as it was. ``unsettled`` names intents that were
-    not carried out for a reason the next run may not have (``$subscribe``, ``$list:{name}``,
-    ``$uclist:{name}``); they keep their old value so the next run tries them again."""
+    not carried out for a reason a later run may not have (``$subscribe``, ``$list:{name}``,
+    ``$uclist:{name}``): no email yet, or Klaviyo had the profile as unsubscribed. They are
+    dropped, not kept at their old value: what was applied before may no longer hold in Klaviyo
+    (that is why it was held back), and the next run whose draft changes must look again."""
     state = dict(before or {})
     state.update(flatten(draft.profile_attributes()))
-    if draft.subscribe is not None and SUBSCRIBE_KEY not in unsettled:
+    if draft.subscribe is not None:
         state[SUBSCRIBE_KEY] = draft.subscribe
     for consent, wanted in ((True, draft.lists), (False, draft.uclists)):
         for name, want in wanted.items():
-            key = list_key(name, consent=consent)
-            if key not in unsettled:
-                state[key] = want
+            state[list_key(name, consent=consent)] = want
+    for key in unsettled:
+        state.pop(key, None)
     return state
 
 
