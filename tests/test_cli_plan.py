@@ -4,6 +4,11 @@ over real loopback HTTP against the sandbox."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -347,6 +352,59 @@ def test_sync_plan_yes_does_not_stand_in_for_force(
     assert "A sync would refuse this run" in _flat(result.output)
     assert {_consent(sandbox, str(c["EmailAddress"])) for c in customers} == {"SUBSCRIBED"}
     assert result.exit_code == 1
+
+
+def _on_a_terminal(env: dict[str, str], answer: str, *args: str) -> tuple[int, str]:
+    """Run the command in a subprocess on a pseudo-terminal, answer its prompt, and return its
+    exit code and everything it wrote; the prompt needs a real terminal, as a person has."""
+    leader, follower = pty.openpty()
+    command = [sys.executable, "-m", "klaviyo_sync", *args]
+    process = subprocess.Popen(
+        command, stdin=follower, stdout=follower, stderr=follower, env={**os.environ, **env}
+    )
+    os.close(follower)
+    output, answered = b"", False
+    try:
+        while select.select([leader], [], [], 60)[0]:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the command ended and closed its terminal
+                break
+            output += chunk
+            if not answered and b"Apply this run?" in output:
+                os.write(leader, answer.encode() + b"\n")
+                answered = True
+        return process.wait(timeout=60), output.decode(errors="replace")
+    finally:
+        process.kill()
+        os.close(leader)
+
+
+def test_sync_plan_on_a_terminal_applies_nothing_when_the_answer_is_no(
+    env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    path = _customers(tmp_path, *_group("tty-no-", 2))
+    mark = _mark(sandbox)
+    code, output = _on_a_terminal(env, "n", "sync", str(path), "--plan")
+    assert "Apply this run? [y/N]" in output
+    assert "not applied" in output.split("Apply this run?")[1]
+    assert code == 1
+    assert _writes(sandbox, mark) == []
+    assert sandbox.sandbox.find_profile(email="tty-no-0@example.com") is None
+
+
+def test_sync_plan_on_a_terminal_applies_a_refused_run_the_person_agreed_to(
+    env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    customers = _group("tty-yes-", MANY)
+    path = _customers(tmp_path, *customers)
+    assert _run(env, "sync", str(path)).exit_code == 0
+    unmapped = _without_subscribe_profile(env, tmp_path)
+
+    code, output = _on_a_terminal(unmapped, "y", "sync", str(path), "--plan")
+    assert "A sync would refuse this run" in _flat(output.split("Apply this run?")[0])
+    assert code == 0, output
+    assert {_consent(sandbox, str(c["EmailAddress"])) for c in customers} == {"UNSUBSCRIBED"}
 
 
 def test_audit_lists_the_consent_and_list_changes_of_a_first_sync(
