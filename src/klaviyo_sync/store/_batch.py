@@ -114,15 +114,10 @@ def _open_failures(conn: sa.Connection, keys: Iterable[_Key]) -> dict[_Key, _Ope
     wanted = set(keys)
     found: dict[_Key, _Open] = {}
     columns = (failures.c.id, failures.c.attempts, failures.c.customer_id, failures.c.kind)
-    customer_ids = sorted({k[0] for k in wanted if k[0] is not None})
-    for part in chunks(customer_ids):
-        rows = conn.execute(
-            sa.select(*columns)
-            .where(failures.c.resolved_at.is_(None), failures.c.customer_id.in_(part))
-            .order_by(failures.c.id)
-        )
-        for row in rows:  # ascending ids: should there be two, the newest wins
-            found[(row.customer_id, row.kind, "")] = _Open(row.id, row.attempts)
+    customer_ids = {k[0] for k in wanted if k[0] is not None}
+    # Ascending ids: should there be two, the newest wins.
+    for hit in sorted(_open_of(conn, customer_ids, failures.c.attempts), key=lambda r: r.id):
+        found[(hit.customer_id, hit.kind, "")] = _Open(hit.id, hit.attempts)
     messages = sorted({k[2] for k in wanted if k[0] is None})
     for part in chunks(messages):
         rows = conn.execute(
@@ -242,13 +237,8 @@ def _resolve_succeeded(
 ) -> None:
     # A customer seen twice in a batch counts by its last outcome.
     last = {o.customer_id: o for o in batch}
-    succeeded = sorted(c for c, o in last.items() if not is_failed(o))
-    for part in chunks(succeeded):
-        conn.execute(
-            sa.update(failures)
-            .where(failures.c.resolved_at.is_(None), failures.c.customer_id.in_(part))
-            .values(resolved_at=now, resolution=f"succeeded in run {run_id}", next_retry_at=None)
-        )
+    succeeded = {c for c, o in last.items() if not is_failed(o)}
+    _resolve(conn, [r.id for r in _open_of(conn, succeeded)], now, f"succeeded in run {run_id}")
 
 
 def _resolve_superseded(
@@ -257,26 +247,44 @@ def _resolve_superseded(
     """A customer's latest attempt is its one current problem: when it fails differently now,
     the failures of other kinds it had are over (a retry after an outage that meets a bad
     phone leaves only the phone to fix)."""
-    last = {o.customer_id: o.failure for o in batch}
-    by_kind: dict[str, list[str]] = {}
-    for customer_id, failure in sorted(last.items()):
-        if failure is not None and failure.customer_id is not None:
-            by_kind.setdefault(failure.kind, []).append(customer_id)
-    for kind, customers in sorted(by_kind.items()):
-        for part in chunks(customers):
-            conn.execute(
-                sa.update(failures)
-                .where(
-                    failures.c.resolved_at.is_(None),
-                    failures.c.customer_id.in_(part),
-                    failures.c.kind != kind,
-                )
-                .values(
-                    resolved_at=now,
-                    resolution=f"superseded by {kind} in run {run_id}",
-                    next_retry_at=None,
-                )
-            )
+    kind_now = {
+        o.customer_id: o.failure.kind
+        for o in batch
+        if o.failure is not None and o.failure.customer_id is not None
+    }
+    by_kind: dict[str, list[int]] = {}
+    for row in _open_of(conn, kind_now.keys()):
+        if row.kind != kind_now[row.customer_id]:
+            by_kind.setdefault(kind_now[row.customer_id], []).append(row.id)
+    for kind, ids in sorted(by_kind.items()):
+        _resolve(conn, ids, now, f"superseded by {kind} in run {run_id}")
+
+
+def _open_of(
+    conn: sa.Connection, customer_ids: Iterable[str], *columns: sa.ColumnElement[Any]
+) -> Iterator[sa.Row[Any]]:
+    """The open failures (id, customer_id, kind and ``columns``) of those customers.
+
+    Open is tested here, not in SQL: with ``resolved_at IS NULL`` in the query SQLite's planner
+    takes an index on ``resolved_at`` and reads every open failure for each chunk of customers
+    (30 times slower with 100,000 open), instead of ``ix_failures_customer_id``; see
+    ``open_failures_query``.
+    """
+    for part in chunks(sorted(set(customer_ids))):
+        query = sa.select(
+            failures.c.id, failures.c.customer_id, failures.c.kind, failures.c.resolved_at, *columns
+        ).where(failures.c.customer_id.in_(part))
+        yield from (row for row in conn.execute(query) if row.resolved_at is None)
+
+
+def _resolve(conn: sa.Connection, ids: Sequence[int], now: datetime, resolution: str) -> None:
+    # Sorted: concurrent batches on PostgreSQL then lock shared rows in one order.
+    for part in chunks(sorted(ids)):
+        conn.execute(
+            sa.update(failures)
+            .where(failures.c.id.in_(part), failures.c.resolved_at.is_(None))
+            .values(resolved_at=now, resolution=resolution, next_retry_at=None)
+        )
 
 
 def _drop_links(conn: sa.Connection, customer_ids: Sequence[str]) -> None:
