@@ -3,36 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from klaviyo_sync.cli import main
-from klaviyo_sync.sandbox import RunningSandbox, SandboxConfig, running_sandbox
-
-KEY = "pk_clitest000000000000"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[RunningSandbox]:
-    with running_sandbox(SandboxConfig(api_key=KEY, rate_limits=False)) as running:
-        running.sandbox.create_list("Sms Subscribers", "double_opt_in")
-        running.sandbox.create_list("Preview List", "single_opt_in")
-        yield running
-
-
-@pytest.fixture
-def env(sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {
-        "KLAVIYO_API_KEY": KEY,
-        "KLAVIYO_BASE_URL": sandbox.base_url,
-        "KLAVIYO_SYNC_STORE": f"sqlite:///{tmp_path / 'store.db'}",
-    }
-    for name in ("KLAVIYO_SYNC_MAPPING", "KLAVIYO_SYNC_PHONE_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    return values
+from klaviyo_sync.sandbox import RunningSandbox
+from tests.conftest import CLI_KEY
 
 
 def _customers(tmp_path: Path, *records: dict[str, object]) -> Path:
@@ -128,7 +105,7 @@ def test_errors_list_show_retry_resolve(
     assert shown.exit_code == 0
     assert "payload sent" in shown.output
     assert "customer record" in shown.output
-    assert KEY not in shown.output
+    assert CLI_KEY not in shown.output
 
     retried = CliRunner().invoke(main, ["errors", "retry", "--all"], env=env)
     assert retried.exit_code == 1, "customer 11's phone is rejected once Klaviyo answers"

@@ -9,49 +9,17 @@ import pty
 import select
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner, Result
 
 from klaviyo_sync.cli import main
-from klaviyo_sync.sandbox import RunningSandbox, SandboxConfig, running_sandbox
+from klaviyo_sync.sandbox import RunningSandbox
 from klaviyo_sync.store import Store
 from tests.acceptance.customers import ada
 
-KEY = "pk_cliplan0000000000000"
 NO_SUBSCRIBE = 'remove = ["SubscribeProfile"]\n'
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[RunningSandbox]:
-    with running_sandbox(SandboxConfig(api_key=KEY, rate_limits=False)) as running:
-        running.sandbox.create_list("Sms Subscribers", "double_opt_in")
-        running.sandbox.create_list("Preview List", "single_opt_in")
-        yield running
-
-
-@pytest.fixture
-def env(sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {
-        "KLAVIYO_API_KEY": KEY,
-        "KLAVIYO_BASE_URL": sandbox.base_url,
-        "KLAVIYO_SYNC_STORE": f"sqlite:///{tmp_path / 'store.db'}",
-    }
-    for name in (
-        "KLAVIYO_SYNC_MAPPING",
-        "KLAVIYO_SYNC_PHONE_REGION",
-        "KLAVIYO_SYNC_SOURCE",
-        "KLAVIYO_SYNC_MAX_UNSUBSCRIBE_SHARE",
-        "KLAVIYO_SYNC_MAX_LIST_REMOVAL_SHARE",
-        "KLAVIYO_SYNC_MAX_CLEARED_FIELDS",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    return values
-
-
 MANY = 12
 """More customers than the 10 a run may always unsubscribe (Guardrails.min_affected)."""
 
