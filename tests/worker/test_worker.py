@@ -7,49 +7,22 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from klaviyo_sync.engine import Engine
 from klaviyo_sync.exceptions import KlaviyoAuthError
-from klaviyo_sync.klaviyo import KlaviyoClient
 from klaviyo_sync.mapping import default_collections
-from klaviyo_sync.sandbox import FaultRule, Sandbox
+from klaviyo_sync.sandbox import FaultRule
 from klaviyo_sync.sources import RecordsSource
-from klaviyo_sync.store import Store, retry_delay
+from klaviyo_sync.store import retry_delay
 from klaviyo_sync.sync import sync_source
 from klaviyo_sync.worker import Worker, WorkerOptions
 from tests.acceptance.customers import ada
-from tests.store.fakes import FakeClock as StoreClock
-from tests.world import API_KEY, World
-
-
-class Rig:
-    def __init__(self, world: World, store: Store, clock: StoreClock, worker: Worker) -> None:
-        self.world, self.store, self.clock, self.worker = world, store, clock, worker
-
-    @property
-    def sandbox(self) -> Sandbox:
-        return self.world.sandbox
-
-    def enqueue(self, *records: dict[str, object], event: str = "customer/updated") -> None:
-        self.store.enqueue([(str(r["Id"]), r, event) for r in records])
+from tests.worker.rig import Rig, worker_rig
+from tests.world import World
 
 
 @pytest.fixture
 async def rig(world: World) -> AsyncIterator[Rig]:
-    clock = StoreClock()
-    store = Store.open(world.settings.store_url, clock=clock)
-    client = KlaviyoClient(
-        API_KEY,
-        base_url="http://sandbox",
-        transport=world.connections.transport,
-        clock=world.connections.clock,
-    )
-    engine = Engine(client, store, default_collections())
-    options = WorkerOptions(batch_size=10, poll_seconds=0.01, lease_seconds=30, max_attempts=3)
-    try:
-        yield Rig(world, store, clock, Worker(engine, store, options=options, worker_id="w1"))
-    finally:
-        await client.aclose()
-        store.close()
+    async with worker_rig(world, default_collections()) as made:
+        yield made
 
 
 async def test_run_once_transfers_the_queue(rig: Rig) -> None:

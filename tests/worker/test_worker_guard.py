@@ -8,13 +8,10 @@ from typing import Any
 
 import pytest
 
-from klaviyo_sync.engine import Engine
-from klaviyo_sync.klaviyo import KlaviyoClient
 from klaviyo_sync.mapping import load_collections
-from klaviyo_sync.store import Store, retry_delay
-from klaviyo_sync.worker import Worker, WorkerOptions
-from tests.store.fakes import FakeClock as StoreClock
-from tests.world import API_KEY, World
+from klaviyo_sync.store import retry_delay
+from tests.worker.rig import Rig, worker_rig
+from tests.world import World
 
 # Consent follows a field of the customer record, so an opt-out is a record with it false.
 NEWSLETTER = (
@@ -36,13 +33,7 @@ def customer(n: int, *, newsletter: bool = True, **changes: Any) -> dict[str, An
     return record
 
 
-class Rig:
-    def __init__(self, world: World, store: Store, clock: StoreClock, worker: Worker) -> None:
-        self.world, self.store, self.clock, self.worker = world, store, clock, worker
-
-    def enqueue(self, *records: dict[str, Any]) -> None:
-        self.store.enqueue([(str(r["Id"]), r, "customer/updated") for r in records])
-
+class GuardRig(Rig):
     def consent(self, n: int) -> str:
         profile = self.world.by_email(f"guard{n}@example.com")
         assert profile is not None, f"customer {n} has no profile"
@@ -54,26 +45,13 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(world: World) -> AsyncIterator[Rig]:
+async def rig(world: World) -> AsyncIterator[GuardRig]:
     world.with_mapping(NEWSLETTER)
-    clock = StoreClock()
-    store = Store.open(world.settings.store_url, clock=clock)
-    client = KlaviyoClient(
-        API_KEY,
-        base_url="http://sandbox",
-        transport=world.connections.transport,
-        clock=world.connections.clock,
-    )
-    engine = Engine(client, store, load_collections(world.settings.mapping_path))
-    options = WorkerOptions(batch_size=10, poll_seconds=0.01, lease_seconds=30, max_attempts=3)
-    try:
-        yield Rig(world, store, clock, Worker(engine, store, options=options, worker_id="w1"))
-    finally:
-        await client.aclose()
-        store.close()
+    async with worker_rig(world, load_collections(world.settings.mapping_path)) as made:
+        yield GuardRig(made.world, made.store, made.clock, made.worker)
 
 
-async def test_a_broken_export_is_parked_past_the_first_ten_opt_outs(rig: Rig) -> None:
+async def test_a_broken_export_is_parked_past_the_first_ten_opt_outs(rig: GuardRig) -> None:
     subscribed = await rig.world.sync(*(customer(n) for n in range(1, 17)))
     assert {o.kind for o in subscribed} == {"created"}
     assert {rig.consent(n) for n in range(1, 17)} == {"SUBSCRIBED"}
@@ -111,7 +89,7 @@ async def test_a_broken_export_is_parked_past_the_first_ten_opt_outs(rig: Rig) -
     assert rig.store.count_failures() == 5
 
 
-async def test_a_single_opt_out_trigger_is_applied(rig: Rig) -> None:
+async def test_a_single_opt_out_trigger_is_applied(rig: GuardRig) -> None:
     await rig.world.sync(customer(1), customer(2))
     assert rig.consent(1) == "SUBSCRIBED"
 
@@ -124,7 +102,9 @@ async def test_a_single_opt_out_trigger_is_applied(rig: Rig) -> None:
     assert rig.consent(2) == "SUBSCRIBED"
 
 
-async def test_single_opt_outs_arriving_as_separate_triggers_are_each_applied(rig: Rig) -> None:
+async def test_single_opt_outs_arriving_as_separate_triggers_are_each_applied(
+    rig: GuardRig,
+) -> None:
     await rig.world.sync(*(customer(n) for n in range(1, 4)))
     for n in (1, 2):
         rig.enqueue(customer(n, newsletter=False))
