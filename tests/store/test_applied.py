@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from klaviyo_sync.outcome import Failure, Link, Outcome
 from klaviyo_sync.store import Store
+from tests.store.fakes import statements_from
 
 STATE_1 = {"attributes": {"email": "a@example.com", "first_name": "Ada"}, "lists": ["VIP"]}
 STATE_2 = {"attributes": {"email": "a@example.com", "first_name": "Ada L."}, "lists": []}
@@ -113,17 +114,8 @@ def test_applied_states_are_read_in_chunks(store: Store) -> None:
         fingerprints={c: "f" for c in ids},
         applied={c: {"n": n} for n, c in enumerate(ids)},
     )
-    queries: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        if "FROM fingerprints" in statement:
-            queries.append(statement)
-
-    sa.event.listen(store._engine, "before_cursor_execute", count)
-    try:
+    with statements_from(store, "fingerprints") as queries:
         found = store.get_applied([*ids, *ids, "missing"])
-    finally:
-        sa.event.remove(store._engine, "before_cursor_execute", count)
     assert len(found) == 1200
     assert found["c0999"] == {"n": 999}
     assert len(queries) == 3

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 
 from klaviyo_sync.outcome import Failure, Link, Outcome
 from klaviyo_sync.store import NotFoundError, Store, StoreError
 from klaviyo_sync.store._schema import failures
+from tests.store.fakes import statements_from
 
 from .fakes import START, FakeClock
 
@@ -84,17 +84,8 @@ def test_open_failures_asks_in_chunks(store: Store) -> None:
         store.start_run("sync"),
         outcomes=[Outcome(f.customer_id or "", "failed", failure=f) for f in conflicts],
     )
-    queries: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        if "FROM failures" in statement:
-            queries.append(statement)
-
-    sa.event.listen(store._engine, "before_cursor_execute", count)
-    try:
+    with statements_from(store, "failures") as queries:
         found = store.open_failures([*ids, *ids, "missing"], kinds=["conflict"])
-    finally:
-        sa.event.remove(store._engine, "before_cursor_execute", count)
     assert len(found) == 1200
     assert len(queries) == 3
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from klaviyo_sync.outcome import Failure, Link, Outcome
 from klaviyo_sync.store import Store
+from tests.store.fakes import statements_from
 
 from .fakes import START, FakeClock
 
@@ -87,17 +86,8 @@ def test_find_links_by_customer_or_profile(store: Store, clock: FakeClock) -> No
 def test_get_links_asks_in_chunks_of_at_most_500_ids(store: Store) -> None:
     ids = [f"c{i:04d}" for i in range(1200)]
     _link(store, *(Link(c, f"P{c}", "created") for c in ids))
-    queries: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        if "FROM links" in statement:
-            queries.append(statement)
-
-    sa.event.listen(store._engine, "before_cursor_execute", count)
-    try:
+    with statements_from(store, "links") as queries:
         found = store.get_links([*ids, *ids, "missing"])
-    finally:
-        sa.event.remove(store._engine, "before_cursor_execute", count)
     assert len(found) == 1200
     assert found["c0999"].profile_id == "Pc0999"
     assert len(queries) == 3
