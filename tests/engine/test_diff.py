@@ -131,6 +131,7 @@ def test_klaviyo_owns_consent_on_an_existing_profile() -> None:
     [weekly] = diff.lists
     assert weekly.skipped is not None
     assert diff.empty, "a skipped change sends nothing"
+    assert diff.held_back == {"$subscribe", "$list:Weekly"}, "and is not recorded as applied"
 
 
 def test_the_override_lets_the_source_subscribe_again() -> None:
@@ -144,6 +145,7 @@ def test_the_override_lets_the_source_subscribe_again() -> None:
     assert diff.consent is not None
     assert diff.consent.skipped is None
     assert [c.skipped for c in diff.lists] == [None]
+    assert diff.held_back == set()
 
 
 def test_a_new_profile_is_subscribed_whatever_klaviyo_said_of_nothing() -> None:

@@ -119,9 +119,13 @@ async def test_turning_the_override_on_subscribes_the_kept_profiles_on_the_next_
     assert kept.detail["consent"].startswith("kept")
     [still] = await world.sync(ada())
     assert still.kind == "unchanged", "kept once, not asked again while nothing changes"
+    # A source that only lost a value is looked at (its draft changed) and is still no change.
+    [emptied] = await world.sync(ada(Phone=None))
+    assert emptied.kind == "unchanged"
+    assert emptied.detail["consent"].startswith("kept")
 
     world.with_mapping(SUBSCRIBE_WITH_OVERRIDE)
-    [again] = await world.sync(ada())
+    [again] = await world.sync(ada(Phone=None))
     assert again.detail["consent"] == "subscribed", "no --full needed: the mapping changed"
     assert _consent(world, created.profile_id) == "SUBSCRIBED"
 

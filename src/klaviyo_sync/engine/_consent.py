@@ -125,10 +125,9 @@ class ConsentWriter:
             raise AssertionError("the planner gives every planned customer a diff")
         target = self._target(draft.email, draft.phone_number, w.profile_id)
         change = diff.consent
+        result.unsettled.update(diff.held_back)
         if change is not None and change.skipped:
-            # Unsettled, so a later run (the override turned on, say) looks at it again.
             result.detail["consent"] = change.skipped
-            result.unsettled.add(SUBSCRIBE_KEY)
         elif change is not None and target is None:
             result.notes.append(f"consent not changed: no {self._channels_wanted()}")
             result.unsettled.add(SUBSCRIBE_KEY)
@@ -168,7 +167,6 @@ class ConsentWriter:
                 )
             return "no such list"
         if change.skipped:
-            result.unsettled.add(key)
             return change.skipped
         before = _membership(change.before)
         if change.action == "remove":

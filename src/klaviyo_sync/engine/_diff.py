@@ -195,6 +195,15 @@ class Diff:
             return False
         return all(change.kind == "kept" for change in self.fields)
 
+    @property
+    def held_back(self) -> frozenset[str]:
+        """The applied-state keys of the consent and list changes skipped: unsettled, for
+        ``applied_state``, so a later run (an override turned on, an email added) sees them."""
+        keys = {list_key(c.name, consent=c.consent) for c in self.lists if c.skipped}
+        if self.consent is not None and self.consent.skipped:
+            keys.add(SUBSCRIBE_KEY)
+        return frozenset(keys)
+
     def of_kind(self, kind: FieldKind) -> list[FieldChange]:
         return [change for change in self.fields if change.kind == kind]
 

@@ -209,7 +209,7 @@ class Planner:
             outcome.detail["consent"] = p.diff.consent.skipped
         plan.settled.append(outcome)
         plan.fingerprints[p.customer.id] = p.fingerprint
-        plan.applied[p.customer.id] = applied_state(p.applied, p.draft)
+        plan.applied[p.customer.id] = applied_state(p.applied, p.draft, p.diff.held_back)
         return True
 
     # -- what is known of each profile -------------------------------------------------------
