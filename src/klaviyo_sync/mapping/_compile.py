@@ -14,7 +14,8 @@ maps, so "left as it is because the source was empty" can be told from "not mapp
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Final
 
 import phonenumbers
@@ -43,6 +44,7 @@ _CONSENT: Final = frozenset({"subscribe", "list"})
 CREATE_ONLY_ON_UPDATE: Final = 'on = "create" rows are never sent on updates'
 
 Reader = Callable[[Customer, FormulaScope], Any]
+Writer = Callable[[Draft, Any, FormulaScope], None]
 
 
 @dataclass(slots=True, frozen=True)
@@ -51,20 +53,26 @@ class _CompiledRow:
     target: Destination
     read: Reader
     origin: str  # "formula 'e164(Phone)'", "field 'Company'", "static value"
+    write: Writer = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Chosen once per row: this runs for every row of every customer of a run.
+        object.__setattr__(self, "write", _writer(self.target, clears=self.clears))
 
     @property
     def clears(self) -> bool:
         return self.row.when_empty == "clear"
 
     def apply(self, draft: Draft, customer: Customer, scope: FormulaScope, collection: str) -> None:
-        scope.phone_failures.clear()
+        if scope.phone_failures:
+            scope.phone_failures.clear()
         try:
             value = self.read(customer, scope)
         except Exception as err:  # a formula may raise anything; it fails this record only
             message = f"{self.origin} failed: {_reason(err)}"
             raise self._error(message, collection, customer) from None
         try:
-            self._write(draft, value, scope)
+            self.write(draft, value, scope)
         except Unusable as err:
             raise self._error(
                 f"{self.origin} gave a value {self.row.destination} cannot take: {err}",
@@ -77,43 +85,78 @@ class _CompiledRow:
             message, collection=collection, row=self.row.destination, customer_id=customer.id
         )
 
-    def _write(self, draft: Draft, value: Any, scope: FormulaScope) -> None:
-        kind, key = self.target.kind, self.target.key
-        if kind == "id":
-            draft.profile_id = to_text(value)
-        elif kind == "subscribe":
-            draft.subscribe = to_bool(value)
-        elif kind in ("list", "uclist"):
-            flag = to_bool(value)
-            if flag is not None:
-                (draft.lists if kind == "list" else draft.uclists)[key] = flag
-        elif kind == "attribute" and key == "phone_number":
-            self._write_phone(draft, value, scope)
-        elif kind in ("attribute", "location"):
-            self._put(draft.attributes if kind == "attribute" else draft.location, to_text(value))
-        elif kind == "property":
-            self._put(draft.properties, to_json(value))
 
-    def _put(self, target: dict[str, Any], value: Any) -> None:
-        if value is not None:
-            target[self.target.key] = value
-        elif self.clears:
-            target[self.target.key] = CLEAR
+def _writer(target: Destination, *, clears: bool) -> Writer:
+    """How a value lands in the draft for ``target``."""
+    kind, key = target.kind, target.key
+    if kind == "id":
+        return _write_id
+    if kind == "subscribe":
+        return _write_subscribe
+    if kind in ("list", "uclist"):
+        return partial(_write_list, kind == "list", key)
+    if kind == "attribute" and key == "phone_number":
+        return partial(_write_phone, clears)
+    if kind == "attribute":
+        return partial(_write_attribute, key, clears)
+    if kind == "location":
+        return partial(_write_location, key, clears)
+    if kind == "property":
+        return partial(_write_property, key, clears)
+    return _write_nothing  # Type: always "profile", checked when the row is compiled
 
-    def _write_phone(self, draft: Draft, value: Any, scope: FormulaScope) -> None:
-        text = to_text(value)
-        if text is None and scope.phone_failures:
-            # e164() inside the formula gave up on a number: that is not "no phone".
-            _note_phone(draft, scope.phone_failures[0])
-            return
-        if text is None:
-            self._put(draft.attributes, None)
-            return
-        normalized = scope.normalize(text)
-        if normalized is None:
-            _note_phone(draft, text)
-            return
-        draft.attributes["phone_number"] = normalized
+
+def _write_id(draft: Draft, value: Any, _scope: FormulaScope) -> None:
+    draft.profile_id = to_text(value)
+
+
+def _write_subscribe(draft: Draft, value: Any, _scope: FormulaScope) -> None:
+    draft.subscribe = to_bool(value)
+
+
+def _write_list(consent: bool, key: str, draft: Draft, value: Any, _scope: FormulaScope) -> None:
+    flag = to_bool(value)
+    if flag is not None:
+        (draft.lists if consent else draft.uclists)[key] = flag
+
+
+def _write_nothing(_draft: Draft, _value: Any, _scope: FormulaScope) -> None:
+    return None
+
+
+def _write_attribute(key: str, clears: bool, draft: Draft, value: Any, _: FormulaScope) -> None:
+    _put(draft.attributes, key, to_text(value), clears)
+
+
+def _write_location(key: str, clears: bool, draft: Draft, value: Any, _: FormulaScope) -> None:
+    _put(draft.location, key, to_text(value), clears)
+
+
+def _write_property(key: str, clears: bool, draft: Draft, value: Any, _: FormulaScope) -> None:
+    _put(draft.properties, key, to_json(value), clears)
+
+
+def _put(target: dict[str, Any], key: str, value: Any, clears: bool) -> None:
+    if value is not None:
+        target[key] = value
+    elif clears:
+        target[key] = CLEAR
+
+
+def _write_phone(clears: bool, draft: Draft, value: Any, scope: FormulaScope) -> None:
+    text = to_text(value)
+    if text is None and scope.phone_failures:
+        # e164() inside the formula gave up on a number: that is not "no phone".
+        _note_phone(draft, scope.phone_failures[0])
+        return
+    if text is None:
+        _put(draft.attributes, "phone_number", None, clears)
+        return
+    normalized = scope.normalize(text)
+    if normalized is None:
+        _note_phone(draft, text)
+        return
+    draft.attributes["phone_number"] = normalized
 
 
 def _note_phone(draft: Draft, raw: str) -> None:

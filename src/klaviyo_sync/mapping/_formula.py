@@ -301,7 +301,7 @@ def _path_of(node: nodes.Node) -> _Path | None:
 def _read(scope: FormulaScope, path: _Path) -> Any:
     value = scope.name(path[0])
     for key in path[1:]:
-        if isinstance(value, Mapping):
+        if type(value) is dict or isinstance(value, Mapping):  # the exact check is the cheap one
             value = value.get(key)
         elif value is not None:
             return _SLOW

@@ -59,6 +59,11 @@ def _clip(text: str, limit: int = 40) -> str:
 
 def is_empty(value: Any) -> bool:
     """None, undefined, blank text and empty lists or objects are empty; 0 and false are not."""
+    kind = type(value)
+    if kind is str:  # the common case first: this runs for every row of every customer
+        return not value.strip()
+    if kind is dict or kind is list:
+        return not value
     if value is None or isinstance(value, Undefined):
         return True
     if isinstance(value, str):
@@ -70,6 +75,8 @@ def is_empty(value: Any) -> bool:
 
 def to_text(value: Any) -> str | None:
     """Text for a profile attribute or location field; numbers are written as their digits."""
+    if type(value) is str:
+        return value.strip() or None
     if is_empty(value):
         return None
     if isinstance(value, str):
@@ -145,7 +152,7 @@ def lookup_path(record: Any, path: Sequence[str]) -> Any:
     """The value at ``path`` in ``record``, or None when any step is missing."""
     current = record
     for part in path:
-        if isinstance(current, Mapping):
+        if type(current) is dict or isinstance(current, Mapping):
             if part not in current:
                 return None
             current = current[part]
