@@ -264,7 +264,7 @@ def _fast_reader(expression: nodes.Expr) -> _FastReader | None:
     """A plain reader for ``path``, ``link()``, ``custom('name')`` or ``e164(path)``."""
     path = _path_of(expression)
     if path is not None:
-        return lambda scope: _read(scope, path)
+        return _path_reader(path)
     if not isinstance(expression, nodes.Call) or not isinstance(expression.node, nodes.Name):
         return None
     if expression.kwargs or expression.dyn_args or expression.dyn_kwargs:
@@ -277,7 +277,8 @@ def _fast_reader(expression: nodes.Expr) -> _FastReader | None:
         return lambda scope: scope.custom(key)
     argument = _path_of(args[0]) if name == "e164" and len(args) == 1 else None
     if argument is not None:
-        return lambda scope: _e164(scope, argument)
+        read = _path_reader(argument)
+        return lambda scope: _e164(scope, read)
     return None
 
 
@@ -298,9 +299,28 @@ def _path_of(node: nodes.Node) -> _Path | None:
     return tuple(reversed(parts))
 
 
-def _read(scope: FormulaScope, path: _Path) -> Any:
-    value = scope.name(path[0])
-    for key in path[1:]:
+def _path_reader(path: _Path) -> _FastReader:
+    """A reader for ``path``; where its first name comes from is settled once, here."""
+    head, rest = path[0], path[1:]
+    root: _FastReader
+    if head == "billing":
+        root = _billing
+    elif head in _SCOPE_NAMES:
+        root = lambda scope: scope.names.get(head)  # noqa: E731
+    else:
+        root = lambda scope: scope.record.get(head)  # noqa: E731
+    if not rest:
+        return root
+    return lambda scope: _descend(root(scope), rest)
+
+
+def _billing(scope: FormulaScope) -> Any:
+    billing = scope.billing
+    return billing.raw if billing else None
+
+
+def _descend(value: Any, keys: _Path) -> Any:
+    for key in keys:
         if type(value) is dict or isinstance(value, Mapping):  # the exact check is the cheap one
             value = value.get(key)
         elif value is not None:
@@ -308,8 +328,8 @@ def _read(scope: FormulaScope, path: _Path) -> Any:
     return value
 
 
-def _e164(scope: FormulaScope, path: _Path) -> Any:
-    value = _read(scope, path)
+def _e164(scope: FormulaScope, read: _FastReader) -> Any:
+    value = read(scope)
     return _SLOW if value is _SLOW else scope.e164(value)
 
 
@@ -399,10 +419,12 @@ class FormulaScope:
         "_phone",
         "_profile_id",
         "phone_failures",
+        "record",
     )
 
     def __init__(self, customer: Customer, *, profile_id: str | None, phone: PhoneSettings):
         self._customer = customer
+        self.record = customer.raw  # the names a formula reads most, without a call
         self._custom = customer.custom_fields
         self._phone = phone
         self._profile_id = profile_id
@@ -436,15 +458,6 @@ class FormulaScope:
             )
             self._names = names
         return self._names
-
-    def name(self, name: str) -> Any:
-        """One name's value, as ``names`` has it (None for a name it lacks)."""
-        if name == "billing":
-            billing = self.billing
-            return billing.raw if billing else None
-        if name in _SCOPE_NAMES:
-            return self.names.get(name)
-        return self._customer.raw.get(name)
 
     @property
     def country(self) -> str | None:
