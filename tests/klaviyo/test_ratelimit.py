@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Sequence
 
 import pytest
 
 from klaviyo_sync.klaviyo import RateLimiter
-from klaviyo_sync.klaviyo._ratelimit import SKEW
 from klaviyo_sync.klaviyo.limits import LIMITS, RateLimit
 
 from .fakes import FakeClock
@@ -70,20 +70,69 @@ async def test_operations_are_limited_separately() -> None:
         await limiter.acquire("get_profiles")
     assert clock.elapsed == 0.0
     await limiter.acquire("add_profiles_to_list")
-    assert clock.elapsed == pytest.approx(1.1), "a second, and a tenth for the way there"
+    assert clock.elapsed == pytest.approx(1.0)
 
 
-async def test_windows_leave_room_for_requests_held_up_on_their_way() -> None:
-    # Klaviyo counts arrivals; a request let go at t may arrive up to SKEW later, together
-    # with the next ones. With every send a second late at worst, no minute holds over 750.
+async def test_a_request_holds_its_place_until_its_answer_is_in() -> None:
+    # Klaviyo counts a request when it arrives, which may be as late as its answer.
     clock = FakeClock()
-    limiter = RateLimiter(clock=clock)
-    sent = []
-    for _ in range(751):
-        await limiter.acquire("get_profiles")
-        sent.append(clock.monotonic())
-    assert sent[-1] - sent[0] >= 60.0 + SKEW
-    assert most_in_any_window(sent, 60.0 + SKEW) <= 750
+    limiter = RateLimiter({"op": RateLimit(burst=10, steady=10)}, clock=clock)
+    async with limiter.sending("op"):
+        clock.now += 30.0  # the first request's answer takes 30 s
+    for _ in range(9):
+        await limiter.acquire("op")
+    await limiter.acquire("op")
+    # Not a minute after the first was let go: a minute after it may have arrived.
+    assert clock.elapsed == pytest.approx(30.0 + 60.0)
+
+
+async def test_requests_on_their_way_fill_the_window_until_one_is_answered() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter({"op": RateLimit(burst=2, steady=100)}, clock=clock)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def slow(name: str) -> None:
+        async with limiter.sending("op"):
+            order.append(f"{name} sent")
+            await release.wait()
+        order.append(f"{name} answered")
+
+    async def third() -> None:
+        await limiter.acquire("op")
+        order.append("third sent")
+
+    first, second = asyncio.create_task(slow("first")), asyncio.create_task(slow("second"))
+    waiting = asyncio.create_task(third())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert order == ["first sent", "second sent"], "two on their way fill a burst of two"
+    release.set()
+    await asyncio.gather(first, second, waiting)
+    assert order[-1] == "third sent"
+    assert clock.elapsed == pytest.approx(1.0), "a second after the answers, not the sends"
+
+
+async def test_no_window_holds_too_many_arrivals_however_late_requests_arrive() -> None:
+    # Each request arrives anywhere between being let go and being answered, up to 3 s later:
+    # three times Klaviyo's 1-second window, which a fixed margin could not have covered.
+    rng = random.Random(7)
+    clock = FakeClock()
+    limit = RateLimit(burst=20, steady=150)
+    limiter = RateLimiter({"op": limit}, clock=clock)
+    arrivals: list[float] = []
+
+    async def call() -> None:
+        async with limiter.sending("op"):
+            let_go = clock.now
+            await clock.sleep(rng.uniform(0.0, 3.0))
+            arrivals.append(rng.uniform(let_go, clock.now))
+
+    await asyncio.gather(*(call() for _ in range(600)))
+
+    assert len(arrivals) == 600
+    assert most_in_any_window(arrivals, 1.0) <= limit.burst
+    assert most_in_any_window(arrivals, 60.0) <= limit.steady
 
 
 async def test_unknown_operations_are_not_limited() -> None:

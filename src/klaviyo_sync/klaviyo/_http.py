@@ -119,8 +119,8 @@ class Session:
         attempt = 0
         while True:
             attempt += 1
-            await self.limiter.acquire(endpoint.operation)
-            outcome = await self._attempt(endpoint, path, params, content)
+            async with self.limiter.sending(endpoint.operation):
+                outcome = await self._attempt(endpoint, path, params, content)
             if isinstance(outcome, Reply):
                 return outcome
             await self._before_retry(endpoint, outcome, attempt)
