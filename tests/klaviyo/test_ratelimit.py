@@ -113,6 +113,17 @@ async def test_requests_on_their_way_fill_the_window_until_one_is_answered() -> 
     assert clock.elapsed == pytest.approx(1.0), "a second after the answers, not the sends"
 
 
+async def test_a_request_that_fails_on_its_way_gives_its_place_back() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter({"op": RateLimit(burst=1, steady=100)}, clock=clock)
+    with pytest.raises(ConnectionError):
+        async with limiter.sending("op"):
+            raise ConnectionError("reset by peer")
+    # Counted as answered when it failed: the next waits out the second, not forever.
+    await asyncio.wait_for(limiter.acquire("op"), timeout=5)
+    assert clock.elapsed == pytest.approx(1.0)
+
+
 async def test_no_window_holds_too_many_arrivals_however_late_requests_arrive() -> None:
     # Each request arrives anywhere between being let go and being answered, up to 3 s later:
     # three times Klaviyo's 1-second window, which a fixed margin could not have covered.
