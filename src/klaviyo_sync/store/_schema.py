@@ -17,10 +17,13 @@ __all__ = [
     "failures",
     "fingerprints",
     "links",
+    "login_failures",
     "metadata",
     "outcomes",
     "queue",
+    "revoked_sessions",
     "runs",
+    "webhook_ids",
     "workers",
 ]
 
@@ -220,4 +223,34 @@ audit = sa.Table(
     sa.Index("ix_audit_customer_id", "customer_id", "id"),
     # A run's changes.
     sa.Index("ix_audit_run_id", "run_id"),
+)
+
+# The ``webhook-id`` of every webhook accepted lately, so a second delivery of the same message
+# (a sender's retry, or a replay within the timestamp tolerance) is acknowledged, not queued.
+webhook_ids = sa.Table(
+    "webhook_ids",
+    metadata,
+    sa.Column("webhook_id", sa.String, primary_key=True),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    # Forgetting the old ones.
+    sa.Index("ix_webhook_ids_received_at", "received_at"),
+)
+
+# Dashboard sessions signed out before their cookie expires: kept until it would have.
+revoked_sessions = sa.Table(
+    "revoked_sessions",
+    metadata,
+    sa.Column("sid", sa.String, primary_key=True),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Index("ix_revoked_sessions_expires_at", "expires_at"),
+)
+
+# Wrong dashboard tokens per client address, so every `serve` process slows the same guesser.
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("client", sa.String, primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_at", UTCDateTime, nullable=False),
+    sa.Index("ix_login_failures_last_at", "last_at"),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, cast
 
@@ -64,6 +64,14 @@ from ._records import (
     WorkerRecord,
 )
 from ._schema import failures, fingerprints, links, outcomes, queue, runs
+from ._security import (
+    clear_login_failures,
+    count_login_failures,
+    is_revoked,
+    note_login_failure,
+    remember_webhook,
+    revoke,
+)
 
 __all__ = ["Store"]
 
@@ -557,6 +565,50 @@ class Store:
         query = count_events_query(status=status)
         with self._read("count events") as conn:
             return int(conn.execute(query).scalar_one())
+
+    def accept_webhook(
+        self, webhook_id: str, items: Sequence[NewItem], *, keep_for: timedelta
+    ) -> bool:
+        """Queue ``items`` (maybe none) for a webhook delivered now, unless ``webhook_id`` came
+        within ``keep_for`` already: then nothing is queued and the answer is False.
+
+        One transaction, so an id is remembered only with its event queued: a sender whose
+        first delivery failed in the store may send it again.
+        """
+        with self._write(f"accept webhook {webhook_id!r}") as conn:
+            now = self._now()
+            if not remember_webhook(conn, now, webhook_id, keep_for=keep_for):
+                return False
+            if items:
+                enqueue_items(conn, now, items, delay=0.0)
+            return True
+
+    # dashboard sessions and sign-ins
+
+    def revoke_session(self, sid: str, *, expires_at: datetime) -> None:
+        """Sign a dashboard session out, for every process sharing this store."""
+        with self._write("sign a session out") as conn:
+            revoke(conn, self._now(), sid, expires_at=expires_at)
+
+    def session_revoked(self, sid: str) -> bool:
+        with self._read("look a session up") as conn:
+            return is_revoked(conn, self._now(), sid)
+
+    def login_failed(self, client: str, *, forget_after: timedelta) -> int:
+        """Count a wrong dashboard token from ``client``; its failures in a row so far."""
+        with self._write("count a failed sign-in") as conn:
+            return note_login_failure(conn, self._now(), client, forget_after=forget_after)
+
+    def login_failures(
+        self, client: str, *, forget_after: timedelta
+    ) -> tuple[int, datetime | None]:
+        """``client``'s wrong tokens in a row (none for ``forget_after``: 0) and the last's time."""
+        with self._read("read failed sign-ins") as conn:
+            return count_login_failures(conn, self._now(), client, forget_after=forget_after)
+
+    def login_succeeded(self, client: str) -> None:
+        with self._write("clear failed sign-ins") as conn:
+            clear_login_failures(conn, client)
 
     # workers
 
