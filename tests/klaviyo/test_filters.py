@@ -71,3 +71,16 @@ def test_any_of_chunks_bound_count_and_length() -> None:
     assert sum(f.count("@example.com") for f in filters) == 40
     # A value that cannot fit in any URL is left out: no profile can hold it.
     assert any_of_chunks("email", ["y" * 10_000 + "@example.com"], max_values=100) == []
+
+
+def test_lookup_chunks_are_the_values_of_each_request_find_profiles_makes() -> None:
+    from klaviyo_sync.klaviyo import KlaviyoClient
+    from klaviyo_sync.klaviyo._filters import any_of_chunks
+
+    values = [f"c{i}@example.com" for i in range(250)] + ["c3@example.com"]
+    chunks = KlaviyoClient.lookup_chunks("email", values)
+    assert [len(chunk) for chunk in chunks] == [100, 100, 50], "repeats are asked once"
+    assert [any_of("email", chunk) for chunk in chunks] == any_of_chunks(
+        "email", values[:250], max_values=100
+    )
+    assert KlaviyoClient.lookup_chunks("email", chunks[1]) == [chunks[1]], "a chunk is one call"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 
 import httpx
 import pytest
@@ -20,7 +21,7 @@ from klaviyo_sync.exceptions import (
     KlaviyoUnexpectedError,
     KlaviyoValidationError,
 )
-from klaviyo_sync.klaviyo import KlaviyoClient, RateLimiter, RetryPolicy
+from klaviyo_sync.klaviyo import KlaviyoClient, RateLimiter, RetryPolicy, SubscriptionTarget
 
 from .fakes import BASE_URL, Canned, FakeClock, FakeKlaviyo, error, ok, profile, throttled
 from .test_ratelimit import most_in_any_window
@@ -250,3 +251,35 @@ async def test_clients_can_share_a_limiter(api: FakeKlaviyo, clock: FakeClock) -
             await one.add_profiles_to_list("L1", ["P1"])
         await two.add_profiles_to_list("L1", ["P1"])
     assert clock.elapsed == pytest.approx(1.0)
+
+
+async def test_a_lookup_of_many_values_is_tried_longer_than_one_of_few(
+    api: FakeKlaviyo, client: KlaviyoClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="klaviyo_sync.klaviyo")
+    api.on("GET", "/api/profiles", error(503, "service_unavailable"))
+
+    for count, tries in ((9, 5), (100, 8)):
+        api.calls.clear()
+        with pytest.raises(KlaviyoUnavailableError):
+            await client.find_profiles("email", [f"c{i}@example.com" for i in range(count)])
+        assert len(api.calls) == tries
+    assert retry_lines(caplog)[-1].startswith("retrying get_profiles after 503: attempt 7 of 8")
+
+
+async def test_batched_writes_are_as_patient_as_the_customers_they_carry(
+    api: FakeKlaviyo, client: KlaviyoClient
+) -> None:
+    api.on("POST", "/api/profile-subscription-bulk-create-jobs", error(503, "down"))
+    api.on("POST", "/api/lists/L1/relationships/profiles", error(503, "down"))
+    targets = [SubscriptionTarget(email=f"c{i}@example.com") for i in range(10)]
+
+    with pytest.raises(KlaviyoUnavailableError):
+        await client.subscribe_profiles(targets)
+    with pytest.raises(KlaviyoUnavailableError):
+        await client.add_profiles_to_list("L1", ["01A"])
+    with pytest.raises(KlaviyoUnavailableError):
+        await client.add_profiles_to_list("L1", [f"01A{i}" for i in range(10)])
+    counts = Counter(c.path for c in api.calls)
+    assert counts["/api/profile-subscription-bulk-create-jobs"] == 8
+    assert counts["/api/lists/L1/relationships/profiles"] == 5 + 8

@@ -83,3 +83,22 @@ def test_huge_attempt_numbers_do_not_overflow() -> None:
 def test_policy_refuses_nonsense(kw: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="RetryPolicy"):
         RetryPolicy(**kw)  # type: ignore[arg-type]
+
+
+def test_a_request_carrying_many_customers_gets_more_tries() -> None:
+    policy = RetryPolicy()
+    assert [policy.attempts(n) for n in (1, 9, 10, 10_000)] == [5, 5, 8, 8]
+    err = KlaviyoUnavailableError("503", status=503)
+    assert not should_retry(err, 5, policy)
+    assert should_retry(err, 5, policy, carrying=100)
+    assert not should_retry(err, 8, policy, carrying=100)
+
+
+def test_patience_never_means_fewer_tries_and_can_be_turned_off() -> None:
+    assert RetryPolicy(max_attempts=10).attempts(100) == 10
+    never = RetryPolicy(max_attempts=1, patient_attempts=1)
+    assert never.attempts(1) == never.attempts(1_000) == 1
+    with pytest.raises(ValueError, match="patient_attempts"):
+        RetryPolicy(patient_attempts=0)
+    with pytest.raises(ValueError, match="patient_from"):
+        RetryPolicy(patient_from=0)

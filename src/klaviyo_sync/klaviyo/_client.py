@@ -3,7 +3,12 @@
 Resources go in and come out as JSON:API dicts (``{"type", "id", "attributes", ...}``). Limits
 Klaviyo publishes per call (values per filter, profiles per job) are handled here by splitting
 into several calls, so callers can pass any number; limits that cannot be split (a bulk job's
-size) are refused with a ValueError before anything is sent.
+size) are refused with a ValueError before anything is sent. A caller that wants each call's
+failure to stay with that call's customers passes one call's worth at a time (``lookup_chunks``,
+``MAX_SUBSCRIBE_PER_CALL``, ...).
+
+Each request tells the retry policy how many customers it carries (the values of a lookup, the
+profiles of a job), so one carrying many is tried longer (``RetryPolicy.patient_from``).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from ..config import DEFAULT_BASE_URL, Settings
 from ..exceptions import ConfigError, KlaviyoTimeoutError, KlaviyoUnexpectedError
 from ._clock import Clock
 from ._endpoints import ENDPOINTS, Endpoint
-from ._filters import any_of_chunks, equals
+from ._filters import any_of, equals, value_chunks
 from ._http import Params, Reply, Session, encode
 from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
@@ -234,13 +239,24 @@ class KlaviyoClient:
         self, field: str, values: Sequence[str], *, additional_fields: Sequence[str] = ()
     ) -> list[Resource]:
         """Profiles whose ``field`` is any of ``values``, asking ≤100 values per call (fewer
-        when long values would make the URL too long)."""
+        when long values would make the URL too long); see ``lookup_chunks``."""
         found: list[Resource] = []
-        unique = list(dict.fromkeys(values))
-        for expression in any_of_chunks(field, unique, max_values=MAX_FILTER_VALUES):
-            pages = self.iter_profiles(filter=expression, additional_fields=additional_fields)
+        for chunk in self.lookup_chunks(field, values):
+            params: dict[str, str | int] = {
+                "page[size]": MAX_PAGE_SIZE,
+                **_additional_fields(additional_fields),
+                "filter": any_of(field, chunk),
+            }
+            pages = self._pages("get_profiles", params=params, carrying=len(chunk))
             found.extend([profile async for profile in pages])
         return found
+
+    @staticmethod
+    def lookup_chunks(field: str, values: Sequence[str]) -> list[list[str]]:
+        """``values`` without repeats, cut as ``find_profiles`` cuts them: one lookup each.
+        A chunk passed back to ``find_profiles`` is one request (and its pages)."""
+        unique = list(dict.fromkeys(values))
+        return value_chunks(field, unique, max_values=MAX_FILTER_VALUES)
 
     # -- bulk import jobs --------------------------------------------------------------------
 
@@ -274,17 +290,20 @@ class KlaviyoClient:
                 f"bulk import job body is {len(content):,} bytes; "
                 f"Klaviyo takes at most {MAX_BULK_IMPORT_BYTES:,}"
             )
-        reply = await self._send("bulk_import_profiles", content=content)
+        reply = await self._send("bulk_import_profiles", content=content, carrying=len(profiles))
         return _data(reply, "bulk_import_profiles")
 
-    async def get_bulk_import_job(self, job_id: str) -> Resource:
-        return await self._one("get_bulk_import_profiles_job", id=job_id)
+    async def get_bulk_import_job(self, job_id: str, *, carrying: int = 1) -> Resource:
+        """The job; ``carrying`` (its profile count) makes a poll as patient as the job."""
+        return await self._one("get_bulk_import_profiles_job", id=job_id, carrying=carrying)
 
-    async def iter_bulk_import_errors(self, job_id: str) -> AsyncIterator[Resource]:
+    async def iter_bulk_import_errors(
+        self, job_id: str, *, carrying: int = 1
+    ) -> AsyncIterator[Resource]:
         """The job's ``import-error`` resources (each with ``original_payload``)."""
         operation = "get_errors_for_bulk_import_profiles_job"
         params = {"page[size]": MAX_PAGE_SIZE}
-        async for error in self._pages(operation, id=job_id, params=params):
+        async for error in self._pages(operation, id=job_id, params=params, carrying=carrying):
             yield error
 
     async def iter_bulk_import_profiles(self, job_id: str) -> AsyncIterator[Resource]:
@@ -344,7 +363,8 @@ class KlaviyoClient:
             if historical_import:
                 attributes["historical_import"] = True
             data = {"type": "profile-subscription-bulk-create-job", "attributes": attributes}
-            await self._send("bulk_subscribe_profiles", body={"data": _with_list(data, list_id)})
+            body = {"data": _with_list(data, list_id)}
+            await self._send("bulk_subscribe_profiles", body=body, carrying=len(chunk))
 
     async def unsubscribe_profiles(
         self, profiles: Sequence[SubscriptionTarget], *, list_id: str | None = None
@@ -360,14 +380,18 @@ class KlaviyoClient:
                 "type": "profile-subscription-bulk-delete-job",
                 "attributes": {"profiles": {"data": chunk}},
             }
-            await self._send("bulk_unsubscribe_profiles", body={"data": _with_list(data, list_id)})
+            body = {"data": _with_list(data, list_id)}
+            await self._send("bulk_unsubscribe_profiles", body=body, carrying=len(chunk))
 
     # -- lists -------------------------------------------------------------------------------
 
-    async def iter_lists(self, *, name: str | None = None) -> AsyncIterator[Resource]:
-        """Every list, or those named exactly ``name``."""
+    async def iter_lists(
+        self, *, name: str | None = None, carrying: int = 1
+    ) -> AsyncIterator[Resource]:
+        """Every list, or those named exactly ``name``; ``carrying``: the customers waiting
+        on the answer, as in ``get_bulk_import_job``."""
         params = {} if name is None else {"filter": equals("name", name)}
-        async for item in self._pages("get_lists", params=params):
+        async for item in self._pages("get_lists", params=params, carrying=carrying):
             yield item
 
     async def create_list(self, name: str, *, opt_in_process: str = "single_opt_in") -> Resource:
@@ -403,7 +427,7 @@ class KlaviyoClient:
     async def _membership(self, operation: str, list_id: str, profile_ids: Sequence[str]) -> None:
         for chunk in _chunks(list(profile_ids), MAX_LIST_MEMBERS_PER_CALL):
             body = {"data": [{"type": "profile", "id": i} for i in chunk]}
-            await self._send(operation, id=list_id, body=body)
+            await self._send(operation, id=list_id, body=body, carrying=len(chunk))
 
     async def _send(
         self,
@@ -413,10 +437,13 @@ class KlaviyoClient:
         params: Params | None = None,
         body: Any = None,
         content: bytes | None = None,
+        carrying: int = 1,
     ) -> Reply:
         endpoint = ENDPOINTS[operation]
         path = _path(endpoint, id)
-        return await self._session.send(endpoint, path, params=params, body=body, content=content)
+        return await self._session.send(
+            endpoint, path, params=params, body=body, content=content, carrying=carrying
+        )
 
     async def _one(
         self,
@@ -425,8 +452,9 @@ class KlaviyoClient:
         id: str | None = None,
         params: Params | None = None,
         body: Any = None,
+        carrying: int = 1,
     ) -> Resource:
-        reply = await self._send(operation, id=id, params=params, body=body)
+        reply = await self._send(operation, id=id, params=params, body=body, carrying=carrying)
         return _data(reply, operation)
 
     async def _pages(
@@ -435,6 +463,7 @@ class KlaviyoClient:
         *,
         id: str | None = None,
         params: Params | None = None,
+        carrying: int = 1,
     ) -> AsyncIterator[Resource]:
         """Each resource of each page, following ``links.next`` by its cursor.
 
@@ -444,7 +473,7 @@ class KlaviyoClient:
         query: dict[str, str | int] = dict(params or {})
         seen: set[str] = set()
         while True:
-            reply = await self._send(operation, id=id, params=query)
+            reply = await self._send(operation, id=id, params=query, carrying=carrying)
             for item in _page_items(reply, operation):
                 yield item
             cursor = _next_cursor(reply, operation)

@@ -13,7 +13,14 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime
 
-__all__ = ["MAX_FILTER_CHARS", "FilterValue", "any_of", "any_of_chunks", "equals"]
+__all__ = [
+    "MAX_FILTER_CHARS",
+    "FilterValue",
+    "any_of",
+    "any_of_chunks",
+    "equals",
+    "value_chunks",
+]
 
 # URLs past a few KB are refused by proxies and by httpx itself; Klaviyo documents no limit.
 MAX_FILTER_CHARS = 4000
@@ -40,8 +47,13 @@ def any_of_chunks(field: str, values: Iterable[str], *, max_values: int) -> list
     """``any(field,[…])`` filters covering ``values``, each with at most ``max_values`` values
     and ``MAX_FILTER_CHARS`` characters. A value too long to fit even alone is left out: no
     real email or phone number is that long, so no profile can hold it."""
+    return [any_of(field, chunk) for chunk in value_chunks(field, values, max_values=max_values)]
+
+
+def value_chunks(field: str, values: Iterable[str], *, max_values: int) -> list[list[str]]:
+    """The values of each filter ``any_of_chunks`` makes, in order: one request's worth each."""
     head = len(f"any({_field(field)},[])")
-    filters: list[str] = []
+    chunks: list[list[str]] = []
     chunk: list[str] = []
     size = head
     for value in values:
@@ -50,13 +62,13 @@ def any_of_chunks(field: str, values: Iterable[str], *, max_values: int) -> list
             continue
         added = len(literal) + (1 if chunk else 0)
         if chunk and (len(chunk) >= max_values or size + added > MAX_FILTER_CHARS):
-            filters.append(any_of(field, chunk))
+            chunks.append(chunk)
             chunk, size, added = [], head, len(literal)
         chunk.append(value)
         size += added
     if chunk:
-        filters.append(any_of(field, chunk))
-    return filters
+        chunks.append(chunk)
+    return chunks
 
 
 def _field(field: str) -> str:

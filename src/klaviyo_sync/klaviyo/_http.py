@@ -109,10 +109,13 @@ class Session:
         params: Params | None = None,
         body: Any = None,
         content: bytes | None = None,
+        carrying: int = 1,
     ) -> Reply:
         """Send, retrying per the policy; return the reply or raise the last error.
 
         ``content`` is ``body`` already encoded, for callers that had to measure it.
+        ``carrying`` is how many customers ride on the request: one that carries many is
+        tried longer (``RetryPolicy.patient_from``).
         """
         if content is None and body is not None:
             content = encode(body)
@@ -123,16 +126,18 @@ class Session:
                 outcome = await self._attempt(endpoint, path, params, content)
             if isinstance(outcome, Reply):
                 return outcome
-            await self._before_retry(endpoint, outcome, attempt)
+            await self._before_retry(endpoint, outcome, attempt, carrying)
 
-    async def _before_retry(self, endpoint: Endpoint, error: KlaviyoAPIError, attempt: int) -> None:
+    async def _before_retry(
+        self, endpoint: Endpoint, error: KlaviyoAPIError, attempt: int, carrying: int
+    ) -> None:
         """Wait before the next attempt, or raise ``error`` when there is none."""
         retry_after = error.retry_after if isinstance(error, KlaviyoRateLimitedError) else None
         if retry_after is not None and retry_after <= self.retry.max_retry_after:
             # Every caller of this operation should wait, not only the one that was told,
             # even when this one gives up. A wait too long to sit out is not imposed on anyone.
             self.limiter.pause(endpoint.operation, retry_after)
-        if not should_retry(error, attempt, self.retry):
+        if not should_retry(error, attempt, self.retry, carrying=carrying):
             raise error
         wait = sleep_time(attempt, self.retry, retry_after)
         logger.warning(
@@ -140,7 +145,7 @@ class Session:
             endpoint.operation,
             error.status or type(error).__name__,
             attempt,
-            self.retry.max_attempts,
+            self.retry.attempts(carrying),
             wait,
         )
         await self.clock.sleep(wait)
