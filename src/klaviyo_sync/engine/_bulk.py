@@ -23,6 +23,13 @@ For one batch:
    consent (read with the lookup) is Klaviyo's. A ``duplicate_profile`` import error is an
    identity conflict, as a 409 is per record.
 4. Consent, lists and outcomes follow through ``Writer.finish``, exactly as per record.
+
+A request that fails all its tries fails only the customers it carried: a job's submission or
+its import errors fail that job's rows (the other jobs go on); a failed poll is not the job
+failing (it runs on at Klaviyo), so it is polled again, and only several failed polls in a row
+give up on it; a failed lookup of created profiles leaves its customers to the next identifier's
+lookup, and fails only those none of them found. Each fails retryable: a rerun matches the
+profiles Klaviyo did create by email or phone, so nothing is duplicated.
 """
 
 from __future__ import annotations
@@ -44,11 +51,13 @@ from ..exceptions import (
     KlaviyoUnavailableError,
     KlaviyoUnexpectedError,
     RecordError,
+    RetryableError,
 )
 from ..klaviyo import KlaviyoClient
 from ..outcome import Link
 from ._failures import failed, failure_from_error
 from ._jobs import JOB_PATH, MAX_ROW_BYTES, Row, import_error, job_chunks, poll_delays, row_index
+from ._lookup import look_up
 from ._plan import BatchPlan, BatchResult, Planned
 from ._planner import conflict_outcome, duplicate_of
 from ._writer import Attempt, Writer, Written, adopt
@@ -58,6 +67,9 @@ __all__ = ["BulkWriter"]
 log = logging.getLogger("klaviyo_sync.engine")
 
 _DONE = frozenset({"complete", "cancelled"})
+_FAILED_POLLS = 3
+"""Polls in a row that may fail all their tries before a job is given up on: each is already
+as patient as the job's size earns (``RetryPolicy.patient_from``), so three span minutes."""
 
 
 @dataclass(slots=True)
@@ -144,7 +156,7 @@ class BulkWriter:
                 raise
             return [_ALONE] * len(rows)
         job_id = str(job["id"])
-        finished = await self._wait(job_id)
+        finished = await self._wait(job_id, len(rows))
         attributes = finished.get("attributes") or {}
         if attributes.get("status") != "complete":
             raise KlaviyoUnavailableError(
@@ -158,15 +170,25 @@ class BulkWriter:
         created_at = _timestamp(attributes.get("created_at"))
         return [_imported(row, errors.get(i), created_at) for i, row in enumerate(rows)]
 
-    async def _wait(self, job_id: str) -> dict[str, Any]:
-        """Poll the job until it is done, backing off; past the timeout, KlaviyoTimeoutError."""
+    async def _wait(self, job_id: str, carrying: int) -> dict[str, Any]:
+        """Poll the job until it is done, backing off; past the timeout, KlaviyoTimeoutError.
+        A poll that failed is asked again, up to ``_FAILED_POLLS`` in a row."""
         clock = self._client.clock
         deadline = clock.monotonic() + self._timeout
+        failures = 0
         for delay in self._poll():
             await clock.sleep(delay)
-            job = await self._client.get_bulk_import_job(job_id)
-            if (job.get("attributes") or {}).get("status") in _DONE:
-                return job
+            try:
+                job = await self._client.get_bulk_import_job(job_id, carrying=carrying)
+            except RetryableError as err:
+                failures += 1
+                if failures >= _FAILED_POLLS:
+                    raise
+                log.warning("bulk import job %s: a poll failed, polling again: %s", job_id, err)
+            else:
+                failures = 0
+                if (job.get("attributes") or {}).get("status") in _DONE:
+                    return job
             if clock.monotonic() >= deadline:
                 break
         raise KlaviyoTimeoutError(
@@ -182,7 +204,8 @@ class BulkWriter:
             for key in _keys(row.resource):
                 by_key.setdefault(key, index)
         found: dict[int, KlaviyoAPIError] = {}
-        async for error in self._client.iter_bulk_import_errors(job_id):
+        errors = self._client.iter_bulk_import_errors(job_id, carrying=len(rows))
+        async for error in errors:
             at = _which_row(error, rows, by_key)
             if at is None:
                 log.warning("bulk import job %s: an import error names no row we sent", job_id)
@@ -193,8 +216,12 @@ class BulkWriter:
     # -- after the jobs ----------------------------------------------------------------------
 
     async def _resolve(self, results: list[_Result | None]) -> None:
-        """Look up the profiles Klaviyo created, by external id, then email, then phone."""
+        """Look up the profiles Klaviyo created, by external id, then email, then phone.
+
+        A customer whose lookup failed is looked for by its next identifier; one no lookup
+        found fails with the error of its failed lookup, if it had one."""
         pending = {i: r for i, r in enumerate(results) if isinstance(r, _Created)}
+        errors: dict[int, KlaviyoSyncError] = {}
         for field in ("external_id", "email", "phone_number"):
             wanted: dict[int, str] = {}
             for i, created in pending.items():
@@ -204,24 +231,23 @@ class BulkWriter:
             if not wanted:
                 continue
             try:
-                profiles = await self._client.find_profiles(
-                    field, list(wanted.values()), additional_fields=("subscriptions",)
+                looked = await look_up(
+                    self._client, field, list(wanted.values()), additional_fields=("subscriptions",)
                 )
             except FatalError as err:
                 for i in pending:
                     results[i] = err
                 return
-            except KlaviyoSyncError as err:
-                for i, created in pending.items():
-                    results[i] = _failed(created.row.planned, err)
-                return
-            by_value = _by_value(profiles, field)
+            by_value = _by_value(looked.profiles, field)
             for i, value in wanted.items():
                 profile = by_value.get(value.lower() if field == "email" else value)
                 if profile is not None:
                     results[i] = self._written_create(pending.pop(i), profile)
+                elif value in looked.failed:
+                    errors.setdefault(i, looked.failed[value])
         for i, created in pending.items():
-            results[i] = _failed(created.row.planned, _not_found_after_import(created.row))
+            error = errors.get(i) or _not_found_after_import(created.row)
+            results[i] = _failed(created.row.planned, error)
 
     def _written_create(self, created: _Created, profile: dict[str, Any]) -> Written:
         p = created.row.planned

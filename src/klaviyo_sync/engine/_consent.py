@@ -19,20 +19,30 @@ as an ``AuditEntry``; intents that could not be carried out for a reason a later
 have (no email address yet, ``SubscribeProfile`` not true yet) are returned as *unsettled*, so
 the store does not remember them as applied.
 
-Calls are batched per endpoint and list. When a batched call is refused for a reason that
-belongs to one record (a 400), the batch is replayed one profile at a time so only the culprit
-fails; every other error fails the customers of that call.
+Calls are batched per endpoint and list, one request's worth at a time (1,000 profiles a
+subscription job or list call, 100 an unsubscription job), so a request that fails all its
+tries fails only the customers it carried: the calls before and after it go on, and those
+customers fail retryable with their profiles written and linked. When a batched call is refused
+for a reason that belongs to one record (a 400), that call is replayed one profile at a time so
+only the culprit fails. Klaviyo's lists are read once per run; when that read fails, only the
+customers with list changes fail their list step.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..exceptions import FatalError, KlaviyoSyncError, RecordError
-from ..klaviyo import KlaviyoClient, SubscriptionTarget
+from ..klaviyo import (
+    MAX_LIST_MEMBERS_PER_CALL,
+    MAX_SUBSCRIBE_PER_CALL,
+    MAX_UNSUBSCRIBE_PER_CALL,
+    KlaviyoClient,
+    SubscriptionTarget,
+)
 from ..outcome import AuditAction, AuditEntry, Failure, Stage
 from ._diff import SUBSCRIBE_KEY, ListChange, list_key
 from ._failures import failure_from_error
@@ -53,22 +63,29 @@ class KlaviyoList:
 
 
 class ListDirectory:
-    """Klaviyo's lists by name, read once per run on first use."""
+    """Klaviyo's lists by name, read once per run on first use.
+
+    A read that fails is not kept: half a directory would make lists look missing."""
 
     def __init__(self, client: KlaviyoClient) -> None:
         self._client = client
         self._by_name: dict[str, KlaviyoList] | None = None
 
-    async def get(self, name: str) -> KlaviyoList | None:
+    async def load(self, *, carrying: int = 1) -> Mapping[str, KlaviyoList]:
+        """The lists; ``carrying``: how many customers wait on them (see ``RetryPolicy``)."""
         if self._by_name is None:
-            self._by_name = {}
-            async for item in self._client.iter_lists():
+            by_name: dict[str, KlaviyoList] = {}
+            async for item in self._client.iter_lists(carrying=carrying):
                 attrs = item.get("attributes", {})
                 entry = KlaviyoList(
                     str(item["id"]), str(attrs.get("name")), str(attrs.get("opt_in_process"))
                 )
-                self._by_name.setdefault(entry.name, entry)
-        return self._by_name.get(name)
+                by_name.setdefault(entry.name, entry)
+            self._by_name = by_name
+        return self._by_name
+
+    async def get(self, name: str) -> KlaviyoList | None:
+        return (await self.load()).get(name)
 
 
 @dataclass(slots=True)
@@ -86,6 +103,16 @@ class ConsentResult:
 
 _Item = tuple[str, T, AuditEntry]
 """One call's part for one customer: its id, what to send, and the change it makes."""
+
+_SUBSCRIBE, _UNSUB, _MEMBERS = (
+    MAX_SUBSCRIBE_PER_CALL,
+    MAX_UNSUBSCRIBE_PER_CALL,
+    MAX_LIST_MEMBERS_PER_CALL,
+)
+"""Customers per request: a subscription job, an unsubscription job, a list call."""
+
+_Lists = Mapping[str, KlaviyoList] | KlaviyoSyncError
+"""Klaviyo's lists by name, or why they could not be read."""
 
 
 @dataclass(slots=True)
@@ -114,12 +141,31 @@ class ConsentWriter:
     async def apply(self, written: Sequence[Written]) -> dict[str, ConsentResult]:
         results = {w.planned.customer.id: ConsentResult() for w in written}
         calls = _Calls()
+        lists = await self._read_lists(written)
         for w in written:
-            await self._plan(w, calls, results[w.planned.customer.id])
+            self._plan(w, calls, results[w.planned.customer.id], lists)
         await self._run(calls, results)
+        if isinstance(lists, KlaviyoSyncError):
+            # After the calls, so the customers' subscriptions still went out.
+            for w in written:
+                if w.planned.diff is not None and w.planned.diff.lists:
+                    _fail(w.planned.customer.id, lists, "lists", results)
         return results
 
-    async def _plan(self, w: Written, calls: _Calls, result: ConsentResult) -> None:
+    async def _read_lists(self, written: Sequence[Written]) -> _Lists:
+        """Klaviyo's lists when a customer's lists change; a failed read is returned, and
+        fails the list step of those customers only."""
+        waiting = sum(1 for w in written if w.planned.diff is not None and w.planned.diff.lists)
+        if not waiting:
+            return {}
+        try:
+            return await self._lists.load(carrying=waiting)
+        except FatalError:
+            raise
+        except KlaviyoSyncError as err:
+            return err
+
+    def _plan(self, w: Written, calls: _Calls, result: ConsentResult, lists: _Lists) -> None:
         draft, diff = w.planned.draft, w.planned.diff
         if diff is None:
             raise AssertionError("the planner gives every planned customer a diff")
@@ -139,22 +185,25 @@ class ConsentWriter:
                 (w.planned.customer.id, target, entry)
             )
             result.detail["consent"] = change.after
-        lists = {}
+        shown = {}
         for item in diff.lists:
-            lists[item.name] = await self._plan_list(item, w, target, calls, result)
-        if lists:
-            result.detail["lists"] = lists
+            shown[item.name] = self._plan_list(item, w, target, calls, result, lists)
+        if shown:
+            result.detail["lists"] = shown
 
-    async def _plan_list(
+    def _plan_list(
         self,
         change: ListChange,
         w: Written,
         target: SubscriptionTarget | None,
         calls: _Calls,
         result: ConsentResult,
+        lists: _Lists,
     ) -> str:
         customer_id = w.planned.customer.id
-        found = await self._lists.get(change.name)
+        if isinstance(lists, KlaviyoSyncError):
+            return "not changed: Klaviyo's lists could not be read"
+        found = lists.get(change.name)
         key = list_key(change.name, consent=change.consent)
         if found is None:
             if result.failure is None:
@@ -225,26 +274,26 @@ class ConsentWriter:
 
     async def _run(self, calls: _Calls, results: dict[str, ConsentResult]) -> None:
         client = self._client
-        await _call(calls.subscribe, client.subscribe_profiles, "subscribe", results)
-        await _call(calls.unsubscribe, client.unsubscribe_profiles, "subscribe", results)
+        await _call(calls.subscribe, client.subscribe_profiles, "subscribe", results, _SUBSCRIBE)
+        await _call(calls.unsubscribe, client.unsubscribe_profiles, "subscribe", results, _UNSUB)
         for list_id, targets in calls.list_subscribe.items():
 
             async def subscribe(chunk: list[SubscriptionTarget], lid: str = list_id) -> None:
                 await client.subscribe_profiles(chunk, list_id=lid)
 
-            await _call(targets, subscribe, "lists", results)
+            await _call(targets, subscribe, "lists", results, _SUBSCRIBE)
         for list_id, members in calls.list_add.items():
 
             async def add(ids: list[str], lid: str = list_id) -> None:
                 await client.add_profiles_to_list(lid, ids)
 
-            await _call(members, add, "lists", results)
+            await _call(members, add, "lists", results, _MEMBERS)
         for list_id, members in calls.list_remove.items():
 
             async def remove(ids: list[str], lid: str = list_id) -> None:
                 await client.remove_profiles_from_list(lid, ids)
 
-            await _call(members, remove, "lists", results)
+            await _call(members, remove, "lists", results, _MEMBERS)
 
 
 async def _call(
@@ -252,12 +301,22 @@ async def _call(
     send: Callable[[list[T]], Awaitable[None]],
     stage: Stage,
     results: dict[str, ConsentResult],
+    size: int,
 ) -> None:
-    """Send all items in one batched call; isolate a per-record refusal by replaying singly.
-    Each item that went through is audited."""
+    """Send the items in calls of at most ``size`` (one request each), so a call that fails
+    fails only its own customers. Each item that went through is audited."""
     pending = [item for item in items if results[item[0]].failure is None]
-    if not pending:
-        return
+    for start in range(0, len(pending), size):
+        await _call_once(pending[start : start + size], send, stage, results)
+
+
+async def _call_once(
+    pending: list[_Item[T]],
+    send: Callable[[list[T]], Awaitable[None]],
+    stage: Stage,
+    results: dict[str, ConsentResult],
+) -> None:
+    """One batched call; a per-record refusal is isolated by replaying the call singly."""
     try:
         await send([arg for _, arg, _ in pending])
     except FatalError:

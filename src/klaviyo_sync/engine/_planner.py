@@ -19,6 +19,11 @@ that belong to the other profiles off its profile.
 Consent: before a subscribe (or a ``LIST_`` consent request) reaches a profile that already
 exists, Klaviyo's own consent is read, in batches, so a profile unsubscribed in Klaviyo is not
 subscribed again unless the row says ``override_klaviyo_consent = true``.
+
+A lookup that fails all its tries fails only the customers it carried (see ``_lookup``), and
+they fail retryable: one whose email or phone could not be looked up is not created (Klaviyo may
+hold its profile, and a create would duplicate it), one whose consent could not be read is not
+subscribed. The rest of the batch goes on.
 """
 
 from __future__ import annotations
@@ -42,9 +47,17 @@ from ..outcome import Failure, Link, Outcome
 from ..store import FailureRecord, Store
 from ._diff import Before, applied_state, compute_diff, interned, klaviyo_consent
 from ._failures import failed, failure_from_error
+from ._lookup import look_up
 from ._plan import BatchPlan, Planned
 
-__all__ = ["STUCK_KINDS", "Planner", "conflict_outcome", "duplicate_of", "unreadable"]
+__all__ = [
+    "STUCK_KINDS",
+    "Planner",
+    "conflict_outcome",
+    "duplicate_of",
+    "lookup_failed",
+    "unreadable",
+]
 
 Item = Customer | InvalidRecordError
 Profile = dict[str, Any]
@@ -58,16 +71,27 @@ _IDENTIFIERS: Final = ("email", "phone_number")
 
 @dataclass(slots=True)
 class _Found:
-    """Profiles found by identifier in one batch of lookups: value → profile."""
+    """Profiles found by identifier in one batch of lookups: value → profile; and the values
+    whose lookup failed: identifier → value as sent → the error."""
 
     email: dict[str, Profile] = field(default_factory=dict)
     phone_number: dict[str, Profile] = field(default_factory=dict)
+    failed: dict[str, dict[str, KlaviyoSyncError]] = field(default_factory=dict)
 
     def get(self, identifier: str, value: str | None) -> Profile | None:
         if value is None:
             return None
         table = self.email if identifier == "email" else self.phone_number
         return table.get(value.lower() if identifier == "email" else value)
+
+    def failure(self, p: Planned) -> Outcome | None:
+        """The customer's failure when a lookup of one of its identifiers failed."""
+        for identifier in _IDENTIFIERS:
+            value = p.draft.attributes.get(identifier)
+            error = self.failed.get(identifier, {}).get(value) if isinstance(value, str) else None
+            if error is not None:
+                return lookup_failed(p, error, f"its {identifier}")
+        return None
 
 
 class Planner:
@@ -112,11 +136,11 @@ class Planner:
             else:
                 pending.append(decided)
         try:
-            await self._know(pending)
+            await self._know(pending, plan.settled)
             await self._identify(pending, plan.settled)
             for p in pending:
                 self.diff(p)
-            await self._check_consent(pending)
+            await self._check_consent(pending, plan.settled)
         except FatalError:
             raise
         except KlaviyoSyncError as err:
@@ -155,15 +179,16 @@ class Planner:
 
         Lookups are batched (``any(email,[…])``, 100 values a call) and return each profile's
         consent too. A customer whose email and phone find two different profiles is a
-        conflict (its outcome is returned); one that matches nothing stays a ``create``.
+        conflict, one whose lookup failed is failed (their outcomes are returned); one that
+        matches nothing stays a ``create``.
         """
         found = await self._lookup(unlinked)
-        conflicts = []
+        stopped = []
         for p in unlinked:
-            conflict = self._route(p, found)
-            if conflict is not None:
-                conflicts.append(conflict)
-        return conflicts
+            outcome = found.failure(p) or self._route(p, found)
+            if outcome is not None:
+                stopped.append(outcome)
+        return stopped
 
     # -- per customer, before any lookup -----------------------------------------------------
 
@@ -214,7 +239,7 @@ class Planner:
 
     # -- what is known of each profile -------------------------------------------------------
 
-    async def _know(self, pending: Sequence[Planned]) -> None:
+    async def _know(self, pending: list[Planned], settled: list[Outcome]) -> None:
         """``before`` for each linked customer: the store's applied state, or with ``live``
         the profile as Klaviyo holds it (list intents still from the store)."""
         linked = [p for p in pending if p.link is not None]
@@ -227,9 +252,12 @@ class Planner:
             p.before = Before.from_applied(p.applied)
         if not self._live:
             return
-        profiles = await self._by_id([p.profile_id or "" for p in linked])
+        profiles, failed_ids = await self._by_id([p.profile_id or "" for p in linked])
+        _drop(pending, settled, _read_failures(linked, failed_ids, "its profile"))
         for p in linked:
             profile = profiles.get(p.profile_id or "")
+            if p.profile_id in failed_ids:
+                continue
             if profile is None:
                 p.draft.notes.append(
                     f"profile {p.profile_id} is not in Klaviyo any more: the sync will route "
@@ -246,14 +274,14 @@ class Planner:
         if not checked and not unlinked:
             return
         found = await self._lookup([*unlinked, *checked])
-        conflicted: set[str] = set()
+        stopped: list[Outcome] = []
         for p in [*unlinked, *checked]:
-            conflict = self._route(p, found) if p.link is None else _check_link(p, found)
-            if conflict is not None:
-                settled.append(conflict)
-                conflicted.add(p.customer.id)
-        if conflicted:
-            pending[:] = [p for p in pending if p.customer.id not in conflicted]
+            outcome = found.failure(p)
+            if outcome is None:
+                outcome = self._route(p, found) if p.link is None else _check_link(p, found)
+            if outcome is not None:
+                stopped.append(outcome)
+        _drop(pending, settled, stopped)
 
     def _route(self, p: Planned, found: _Found) -> Outcome | None:
         by_email = found.get("email", p.draft.email)
@@ -270,12 +298,14 @@ class Planner:
             p.before = Before.from_profile(profile)
         return None
 
-    async def _check_consent(self, pending: Sequence[Planned]) -> None:
-        """Read Klaviyo's consent for existing profiles a run would subscribe: Klaviyo owns it."""
+    async def _check_consent(self, pending: list[Planned], settled: list[Outcome]) -> None:
+        """Read Klaviyo's consent for existing profiles a run would subscribe: Klaviyo owns it.
+        A customer whose consent could not be read is failed, not subscribed blind."""
         unknown = [p for p in pending if p.existing and _would_subscribe(p)]
         if not unknown:
             return
-        profiles = await self._by_id([p.profile_id or "" for p in unknown])
+        profiles, failed_ids = await self._by_id([p.profile_id or "" for p in unknown])
+        _drop(pending, settled, _read_failures(unknown, failed_ids, "its consent"))
         for p in unknown:
             profile = profiles.get(p.profile_id or "")
             if profile is not None:
@@ -296,21 +326,60 @@ class Planner:
             ]
             if not values:
                 continue
-            profiles = await self._client.find_profiles(
-                identifier, values, additional_fields=_SUBSCRIPTIONS
+            looked = await look_up(
+                self._client, identifier, values, additional_fields=_SUBSCRIPTIONS
             )
+            found.failed[identifier] = looked.failed
             table = found.email if identifier == "email" else found.phone_number
-            for profile in profiles:
+            for profile in looked.profiles:
                 value = (profile.get("attributes") or {}).get(identifier)
                 if isinstance(value, str):
                     table.setdefault(value.lower() if identifier == "email" else value, profile)
         return found
 
-    async def _by_id(self, profile_ids: Sequence[str]) -> dict[str, Profile]:
-        profiles = await self._client.find_profiles(
-            "id", list(profile_ids), additional_fields=_SUBSCRIPTIONS
+    async def _by_id(
+        self, profile_ids: Sequence[str]
+    ) -> tuple[dict[str, Profile], dict[str, KlaviyoSyncError]]:
+        """Profiles by id, and the ids whose lookup failed with its error."""
+        looked = await look_up(
+            self._client, "id", list(profile_ids), additional_fields=_SUBSCRIPTIONS
         )
-        return {str(profile["id"]): profile for profile in profiles}
+        return {str(profile["id"]): profile for profile in looked.profiles}, looked.failed
+
+
+def _drop(pending: list[Planned], settled: list[Outcome], stopped: Sequence[Outcome]) -> None:
+    """Settle ``stopped`` and take their customers out of ``pending``."""
+    if not stopped:
+        return
+    settled.extend(stopped)
+    ids = {outcome.customer_id for outcome in stopped}
+    pending[:] = [p for p in pending if p.customer.id not in ids]
+
+
+def _read_failures(
+    planned: Sequence[Planned], failed_ids: Mapping[str, KlaviyoSyncError], what: str
+) -> list[Outcome]:
+    """Failures of the customers whose profile could not be read by id."""
+    return [
+        lookup_failed(p, failed_ids[p.profile_id], what)
+        for p in planned
+        if p.profile_id is not None and p.profile_id in failed_ids
+    ]
+
+
+def lookup_failed(p: Planned, error: KlaviyoSyncError, what: str) -> Outcome:
+    """A customer whose lookup failed all its tries: failed, and nothing written for it.
+
+    Retryable when the error is (an outage, a rate limit): a later run reads it again."""
+    failure = failure_from_error(error, stage="match", customer_id=p.customer.id)
+    note = (
+        f"the lookup of {what} in Klaviyo failed, so nothing was written for this customer "
+        "(a create could duplicate a profile Klaviyo may hold, a subscribe could override "
+        "its consent); the rest of the batch went on"
+    )
+    return failed(
+        p.customer.id, failure, profile_id=p.profile_id, route=p.route, detail={"notes": [note]}
+    )
 
 
 def _identifiers_moved(p: Planned) -> bool:
