@@ -14,11 +14,11 @@ import httpx
 
 from klaviyo_sync.sandbox import SandboxConfig, running_sandbox
 from klaviyo_sync.store import Store
-from klaviyo_sync.web import sign
+from klaviyo_sync.web import signed_headers
 from tests.serving import free_port, healthy, wait_for
 
 KEY = "pk_serve0000000000"
-SECRET = "webhook-secret-for-tests"
+SECRET = "whsec_c2VydmUtdGVzdHMtd2ViaG9vay1rZXktMDEyMzQ1"
 
 
 def test_serve_receives_a_signed_event_and_its_worker_transfers_it(tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ def test_serve_receives_a_signed_event_and_its_worker_transfers_it(tmp_path: Pat
                     "customer": {"Id": 55260, "EmailAddress": "ada@example.com"},
                 }
             ).encode()
-            headers = {"X-Klaviyo-Sync-Signature": sign(SECRET, body)}
+            headers = signed_headers(SECRET, body)
             answer = httpx.post(f"{base}/hooks/customers", content=body, headers=headers)
             assert answer.status_code == 202
             assert answer.json()["status"] == "queued"
@@ -62,7 +62,7 @@ def test_serve_receives_a_signed_event_and_its_worker_transfers_it(tmp_path: Pat
             answer = httpx.post(
                 f"{base}/hooks/customers",
                 content=deleted,
-                headers={"X-Klaviyo-Sync-Signature": sign(SECRET, deleted)},
+                headers=signed_headers(SECRET, deleted),
             )
             assert answer.json()["status"] == "ignored"
         finally:
@@ -76,5 +76,27 @@ def test_serve_receives_a_signed_event_and_its_worker_transfers_it(tmp_path: Pat
         assert store.queue_depth() == 0
         assert [w.state for w in store.list_workers()] == ["stopped"]
     text = (tmp_path / "serve.log").read_text()
-    assert SECRET not in text
+    assert SECRET.removeprefix("whsec_") not in text
     assert KEY not in text
+
+
+def test_serve_refuses_to_start_with_a_secret_that_is_not_whsec(tmp_path: Path) -> None:
+    old_style = "webhook-secret-of-the-body-only-scheme"
+    env = {
+        **os.environ,
+        "KLAVIYO_SYNC_STORE": f"sqlite:///{tmp_path / 'store.db'}",
+        "KLAVIYO_SYNC_WEBHOOK_SECRET": old_style,
+    }
+
+    done = subprocess.run(
+        [sys.executable, "-m", "klaviyo_sync", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 1
+    assert "KLAVIYO_SYNC_WEBHOOK_SECRET is not a Standard Webhooks secret" in done.stderr
+    assert "base64.b64encode(secrets.token_bytes(32))" in done.stderr
+    assert old_style not in done.stdout + done.stderr

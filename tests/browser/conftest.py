@@ -23,14 +23,14 @@ import httpx
 import pytest
 
 from klaviyo_sync.sandbox import RunningSandbox, SandboxConfig, running_sandbox
-from klaviyo_sync.web import sign
+from klaviyo_sync.web import signed_headers
 from tests.serving import free_port, healthy, wait_for
 
 REQUIRED = bool(os.environ.get("CI"))
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-output" / "screenshots"
 KEY = "pk_browser000000000000"
-SECRET = "browser-webhook-secret-do-not-show"
+SECRET = "whsec_YnJvd3Nlci10ZXN0cy13ZWJob29rLWtleS0wMTIz"
 TOKEN = "browser-dashboard-token-0123456789-do-not-show"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -101,7 +101,7 @@ class Served:
 
     def post_event(self, event: str, customer: dict[str, Any]) -> httpx.Response:
         body = json.dumps({"event": event, "customer": customer}).encode()
-        headers = {"X-Klaviyo-Sync-Signature": sign(SECRET, body)}
+        headers = signed_headers(SECRET, body)
         return httpx.post(f"{self.base_url}/hooks/customers", content=body, headers=headers)
 
     def api(self, path: str) -> Any:

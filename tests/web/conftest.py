@@ -1,13 +1,16 @@
 """Fixtures for the web app: settings with a webhook secret, a real SQLite store, and an
 in-process client.
 
-``post_event`` signs what it sends unless told otherwise, so each test states only what is odd
-about its request.
+``post`` signs what it sends (Standard Webhooks headers, a new webhook-id each time) unless told
+otherwise, so each test states only what is odd about its request.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +22,23 @@ from fastapi import FastAPI
 
 from klaviyo_sync.config import Settings
 from klaviyo_sync.store import Store
-from klaviyo_sync.web import SIGNATURE_HEADER, WEBHOOK_PATH, create_app, sign
+from klaviyo_sync.web import (
+    ID_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    WEBHOOK_PATH,
+    create_app,
+    sign,
+    signed_headers,
+)
 from tests.world import World
 
 from .dashboard import TOKEN as DASHBOARD_TOKEN
 from .dashboard import Dashboard, make_app
 from .fakes import SpyStore
 
-SECRET = "whsec-test-0123456789abcdef-do-not-log"
+SECRET = "whsec_" + base64.b64encode(b"web-tests-key-0123456789-do-not-log").decode()
+OTHER_SECRET = "whsec_" + base64.b64encode(b"another-sender-key-0123456789abc").decode()
 TOKEN = DASHBOARD_TOKEN
 
 
@@ -53,8 +65,26 @@ def event_body(event: str = "customer/updated", record: Any = None) -> bytes:
     ).encode()
 
 
-def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
-    return {SIGNATURE_HEADER: sign(secret, body), "Content-Type": "application/json"}
+def signed(
+    body: bytes,
+    secret: str = SECRET,
+    *,
+    webhook_id: str | None = None,
+    timestamp: int | None = None,
+) -> dict[str, str]:
+    """Headers a Standard Webhooks sender adds, signed by the reference library (a new id and
+    now unless given); a body that is not UTF-8, which the library cannot take, by ours."""
+    webhook_id = f"msg_{uuid.uuid4().hex}" if webhook_id is None else webhook_id
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return {
+            ID_HEADER: webhook_id,
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(secret, webhook_id, timestamp, body),
+        }
+    return signed_headers(secret, body, webhook_id=webhook_id, timestamp=timestamp)
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from klaviyo_sync.store import Store, StoreError
@@ -17,13 +18,17 @@ class SpyStore:
     fail_enqueue: bool = False
     fail_record: bool = False
 
-    def enqueue(
-        self, items: Sequence[tuple[str, Mapping[str, Any], str]], *, delay: float = 0.0
-    ) -> None:
+    def accept_webhook(
+        self,
+        webhook_id: str,
+        items: Sequence[tuple[str, Mapping[str, Any], str]],
+        *,
+        keep_for: timedelta,
+    ) -> bool:
         self.threads.append(threading.get_ident())
         if self.fail_enqueue:
             raise StoreError("cannot write the queue to the store at sqlite:///spy.db")
-        self.inner.enqueue(items, delay=delay)
+        return self.inner.accept_webhook(webhook_id, items, keep_for=keep_for)
 
     def record_event(
         self, event: str, *, customer_id: str | None, status: str, reason: str | None = None

@@ -14,9 +14,16 @@ from fastapi import FastAPI
 from openapi_schema_validator import OAS31Validator
 
 from klaviyo_sync.store import Store
-from klaviyo_sync.web import MAX_WEBHOOK_BYTES, SIGNATURE_HEADER, WEBHOOK_PATH, create_app, sign
+from klaviyo_sync.web import (
+    ID_HEADER,
+    MAX_WEBHOOK_BYTES,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    WEBHOOK_PATH,
+    create_app,
+)
 
-from .conftest import SECRET, TOKEN, client_for, event_body, queued, settings, signed
+from .conftest import TOKEN, client_for, event_body, queued, settings, signed
 
 
 async def test_healthz_answers_ok_without_authentication(client: httpx.AsyncClient) -> None:
@@ -117,8 +124,17 @@ async def test_the_openapi_document_describes_the_webhook(document: dict[str, An
         "$ref": "#/components/schemas/WebhookEvent"
     }
     assert set(operation["responses"]) == {"202", "400", "401", "413", "422", "503"}
-    assert [p["name"] for p in operation["parameters"]] == [SIGNATURE_HEADER]
+    assert [p["name"] for p in operation["parameters"]] == [
+        ID_HEADER,
+        TIMESTAMP_HEADER,
+        SIGNATURE_HEADER,
+    ]
+    assert all(p["in"] == "header" and p["required"] for p in operation["parameters"])
     assert str(MAX_WEBHOOK_BYTES) in operation["description"]
+    assert "5 minutes" in operation["description"]
+    assert "72 hours" in operation["description"]
+    receipt = document["components"]["schemas"]["WebhookReceipt"]
+    assert receipt["properties"]["status"]["enum"] == ["queued", "ignored", "duplicate"]
     event = document["components"]["schemas"]["WebhookEvent"]
     assert event["properties"]["event"]["enum"] == [
         "customer/created",
@@ -147,9 +163,7 @@ async def test_the_documented_example_is_valid_and_accepted(
     schema_of(document, {"$ref": "#/components/schemas/WebhookEvent"}).validate(example)
     body = json.dumps(example).encode()
 
-    response = await client.post(
-        WEBHOOK_PATH, content=body, headers={SIGNATURE_HEADER: sign(SECRET, body)}
-    )
+    response = await client.post(WEBHOOK_PATH, content=body, headers=signed(body))
 
     assert response.status_code == 202
     assert queued(store)[0][0] == "55260"
@@ -178,6 +192,22 @@ async def test_every_answer_matches_its_documented_schema(
 
     assert response.status_code == status
     documented = document["paths"][WEBHOOK_PATH]["post"]["responses"][str(status)]
+    schema_of(document, documented["content"]["application/json"]["schema"]).validate(
+        response.json()
+    )
+
+
+async def test_a_duplicate_receipt_matches_its_documented_schema(
+    document: dict[str, Any], client: httpx.AsyncClient
+) -> None:
+    body = event_body()
+    headers = signed(body)
+    await client.post(WEBHOOK_PATH, content=body, headers=headers)
+
+    response = await client.post(WEBHOOK_PATH, content=body, headers=headers)
+
+    assert response.json()["status"] == "duplicate"
+    documented = document["paths"][WEBHOOK_PATH]["post"]["responses"]["202"]
     schema_of(document, documented["content"]["application/json"]["schema"]).validate(
         response.json()
     )

@@ -1,5 +1,5 @@
-"""POST /hooks/customers: signature, size, JSON and customer checks in that order; what is
-queued, ignored and recorded; nothing queued on any refusal."""
+"""POST /hooks/customers: size, signature, JSON and customer checks in that order; what is
+queued, ignored and recorded; nothing queued on any refusal. Replays are in test_replay."""
 
 from __future__ import annotations
 
@@ -13,9 +13,17 @@ import httpx
 import pytest
 
 from klaviyo_sync.store import Store
-from klaviyo_sync.web import MAX_WEBHOOK_BYTES, SIGNATURE_HEADER, WEBHOOK_PATH, create_app, sign
+from klaviyo_sync.web import (
+    LEGACY_SIGNATURE_HEADER,
+    MAX_WEBHOOK_BYTES,
+    SIGNATURE_HEADER,
+    WEBHOOK_PATH,
+    create_app,
+)
+from klaviyo_sync.web._hooks import DRAIN_BYTES
 
 from .conftest import (
+    OTHER_SECRET,
     SECRET,
     Event,
     Post,
@@ -90,11 +98,12 @@ async def test_extra_top_level_keys_are_ignored(post: Post, store: Store) -> Non
     assert len(queued(store)) == 1
 
 
-async def test_uppercase_hex_in_the_signature_is_accepted(post: Post, store: Store) -> None:
+async def test_signatures_of_other_versions_beside_v1_are_skipped(post: Post, store: Store) -> None:
     body = event_body()
-    header = "sha256=" + sign(SECRET, body).removeprefix("sha256=").upper()
+    headers = signed(body)
+    headers[SIGNATURE_HEADER] = f"v1a,c29tZXRoaW5nIGVsc2U= {headers[SIGNATURE_HEADER]}  v2,x"
 
-    response = await post(body, {SIGNATURE_HEADER: header})
+    response = await post(body, headers)
 
     assert response.status_code == 202
     assert len(queued(store)) == 1
@@ -122,7 +131,7 @@ async def test_store_calls_run_off_the_event_loop_thread(
     async with make_client(store=spy) as client:
         await client.post(WEBHOOK_PATH, content=body, headers=signed(body))
 
-    assert len(spy.threads) == 2  # enqueue, record_event
+    assert len(spy.threads) == 2  # accept_webhook, record_event
     assert threading.get_ident() not in spy.threads
 
 
@@ -198,41 +207,90 @@ async def test_without_a_secret_every_webhook_is_refused(
     assert logged(store) == []
 
 
+def _headers(**changes: str | None) -> dict[str, str]:
+    """Good headers for ``event_body()``, with some replaced (or, given None, left out)."""
+    headers = signed(event_body())
+    for name, value in changes.items():
+        header = name.replace("_", "-")
+        if value is None:
+            del headers[header]
+        else:
+            headers[header] = value
+    return headers
+
+
+V1_ZEROS = "v1," + "A" * 43 + "="  # well formed: 32 zero bytes
+
+
 @pytest.mark.parametrize(
-    ("header", "code"),
+    ("headers", "code", "fragment"),
     [
-        (None, "signature_missing"),
-        ("", "signature_missing"),
-        ("   ", "signature_missing"),
-        ("sha256=", "signature_malformed"),
-        ("sha256=abc123", "signature_malformed"),
-        ("sha1=" + "0" * 40, "signature_malformed"),
-        ("md5=" + "0" * 64, "signature_malformed"),
-        ("sha256=" + "g" * 64, "signature_malformed"),
-        ("sha256=" + "0" * 65, "signature_malformed"),
-        ("0" * 64, "signature_malformed"),
-        ("sha256=" + "0" * 64, "signature_mismatch"),
+        ({}, "signature_missing", "webhook-id, webhook-timestamp and webhook-signature headers"),
+        (_headers(webhook_id=None), "signature_missing", "the webhook-id header is missing"),
+        (_headers(webhook_id="  "), "signature_missing", "the webhook-id header is missing"),
+        (_headers(webhook_timestamp=None), "signature_missing", "webhook-timestamp header is"),
+        (_headers(webhook_signature=None), "signature_missing", "webhook-signature header is"),
+        (_headers(webhook_signature=""), "signature_missing", "webhook-signature header is"),
+        (_headers(webhook_id="msg 1"), "webhook_id_malformed", "visible ASCII"),
+        (_headers(webhook_id="msg_\x7f"), "webhook_id_malformed", "visible ASCII"),
+        (_headers(webhook_id="m" * 256), "webhook_id_malformed", "1 to 255"),
+        (_headers(webhook_timestamp="12.5"), "timestamp_malformed", "whole Unix seconds"),
+        (_headers(webhook_timestamp="-1"), "timestamp_malformed", "whole Unix seconds"),
+        (_headers(webhook_timestamp="2026-12-03T17:00:00Z"), "timestamp_malformed", "Unix"),
+        (_headers(webhook_timestamp="9" * 16), "timestamp_malformed", "Unix"),
+        (_headers(webhook_signature="sha256=" + "0" * 64), "signature_malformed", "v1,"),
+        (_headers(webhook_signature="v1,"), "signature_malformed", "32-byte"),
+        (_headers(webhook_signature="v1,not base64!"), "signature_malformed", "32-byte"),
+        (_headers(webhook_signature="v1,AAAA"), "signature_malformed", "32-byte"),
+        (_headers(webhook_signature="v1a," + "A" * 86 + "=="), "signature_malformed", "v1,"),
+        (_headers(webhook_signature=V1_ZEROS), "signature_mismatch", "no signature"),
+        (_headers(webhook_signature=f"{V1_ZEROS} {V1_ZEROS}"), "signature_mismatch", "matches"),
     ],
 )
 async def test_a_missing_malformed_or_wrong_signature_is_refused(
-    post: Post, store: Store, wakes: list[int], header: str | None, code: str
+    post: Post, store: Store, wakes: list[int], headers: dict[str, str], code: str, fragment: str
 ) -> None:
-    headers = {} if header is None else {SIGNATURE_HEADER: header}
-
     response = await post(event_body(), headers)
 
     assert response.status_code == 401
     assert error(response)["code"] == code
-    assert SIGNATURE_HEADER in error(response)["message"]
+    assert fragment in error(response)["message"]
     assert queued(store) == []
     assert logged(store) == []
     assert wakes == []
 
 
+async def test_the_old_body_only_signature_is_refused_saying_the_scheme_changed(
+    post: Post, store: Store
+) -> None:
+    old = {LEGACY_SIGNATURE_HEADER: "sha256=" + "0" * 64, "Content-Type": "application/json"}
+
+    response = await post(event_body(), old)
+
+    assert response.status_code == 401
+    assert error(response)["code"] == "signature_scheme_changed"
+    message = error(response)["message"]
+    assert "X-Klaviyo-Sync-Signature (a signature of the body alone) is no longer accepted" in (
+        message
+    )
+    assert "webhook-id, webhook-timestamp, webhook-signature" in message
+    assert "README" in message
+    assert queued(store) == []
+
+
+async def test_the_old_header_beside_the_new_ones_is_ignored(post: Post, store: Store) -> None:
+    # A sender moving over may send both for a while; only the new scheme counts.
+    body = event_body()
+    headers = {**signed(body), LEGACY_SIGNATURE_HEADER: "sha256=" + "0" * 64}
+
+    assert (await post(body, headers)).status_code == 202
+    assert len(queued(store)) == 1
+
+
 async def test_a_signature_made_with_another_secret_is_refused(post: Post, store: Store) -> None:
     body = event_body()
 
-    response = await post(body, signed(body, secret="not-the-secret"))
+    response = await post(body, signed(body, secret=OTHER_SECRET))
 
     assert response.status_code == 401
     assert error(response)["code"] == "signature_mismatch"
@@ -264,17 +322,17 @@ async def test_refusals_before_the_signature_are_logged_without_the_values(
     post: Post, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="klaviyo_sync.web")
-    header = "sha256=" + "0" * 64
+    headers = signed(event_body(), OTHER_SECRET)
 
-    await post(event_body(), {SIGNATURE_HEADER: header})
+    await post(event_body(), headers)
 
     (record,) = caplog.records
     assert record.getMessage().startswith("webhook from 127.0.0.1 refused (signature_mismatch)")
-    assert "0" * 64 not in caplog.text
+    assert headers[SIGNATURE_HEADER].removeprefix("v1,") not in caplog.text
 
 
 async def test_a_bad_signature_is_reported_before_bad_json(post: Post, store: Store) -> None:
-    response = await post(b"{not json", {SIGNATURE_HEADER: "sha256=" + "0" * 64})
+    response = await post(b"{not json", {**signed(b"{not json"), SIGNATURE_HEADER: V1_ZEROS})
 
     assert response.status_code == 401
     assert logged(store) == []
@@ -324,27 +382,62 @@ async def test_a_lying_content_length_does_not_get_a_big_body_in(
 
 
 @pytest.mark.parametrize("declared", [None, "not-a-number", "1" * 5000])
-async def test_a_streamed_body_is_cut_off_past_the_limit(
+async def test_an_oversized_body_is_read_to_its_end_before_the_413(
     client: httpx.AsyncClient, store: Store, declared: str | None
 ) -> None:
+    # A client that sends all of its body before reading gets to read the answer.
     chunk = b" " * 65536
     sent = 0
 
-    async def endless() -> AsyncIterator[bytes]:
+    async def oversized() -> AsyncIterator[bytes]:
         nonlocal sent
         for _ in range(4 * MAX_WEBHOOK_BYTES // len(chunk)):
             sent += len(chunk)
             yield chunk
 
-    headers = {SIGNATURE_HEADER: "sha256=" + "0" * 64}
-    if declared is not None:
-        headers["Content-Length"] = declared
+    headers = {} if declared is None else {"Content-Length": declared}
 
-    response = await client.post(WEBHOOK_PATH, content=endless(), headers=headers)
+    response = await client.post(WEBHOOK_PATH, content=oversized(), headers=headers)
 
     assert response.status_code == 413
-    assert sent <= MAX_WEBHOOK_BYTES + len(chunk)
+    assert sent == 4 * MAX_WEBHOOK_BYTES
     assert logged(store) == []
+
+
+async def test_a_streamed_body_is_cut_off_past_the_drain_bound(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    chunk = b" " * (1024 * 1024)
+    sent = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal sent
+        while sent < 4 * DRAIN_BYTES:
+            sent += len(chunk)
+            yield chunk
+
+    response = await client.post(WEBHOOK_PATH, content=endless())
+
+    assert response.status_code == 413
+    assert sent <= DRAIN_BYTES + len(chunk)
+    assert logged(store) == []
+
+
+async def test_a_body_declared_past_the_drain_bound_is_refused_unread(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    sent = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal sent
+        sent += 1
+        yield b" "
+
+    headers = {"Content-Length": str(DRAIN_BYTES + 1)}
+    response = await client.post(WEBHOOK_PATH, content=body(), headers=headers)
+
+    assert response.status_code == 413
+    assert sent == 0
 
 
 # refused after the signature: nothing queued, the refusal recorded
@@ -573,13 +666,21 @@ async def test_a_store_that_cannot_record_answers_503(
     make_client: Callable[..., httpx.AsyncClient], spy: SpyStore, store: Store, wakes: list[int]
 ) -> None:
     spy.fail_record = True
+    body = event_body()
+    headers = signed(body)
 
-    response = await send(make_client, spy, event_body())
+    async with make_client(store=spy) as client:
+        response = await client.post(WEBHOOK_PATH, content=body, headers=headers)
+        spy.fail_record = False
+        retried = await client.post(WEBHOOK_PATH, content=body, headers=headers)
 
     assert response.status_code == 503
     assert error(response)["code"] == "store_unavailable"
-    # Queued before the failure: the sender's retry coalesces with it.
+    # Queued with its id before the failure: the sender's retry is that event's duplicate.
+    assert retried.status_code == 202
+    assert retried.json()["status"] == "duplicate"
     assert len(queued(store)) == 1
+    assert [e.status for e in logged(store)] == ["duplicate"]
     assert wakes == []
 
 
@@ -637,28 +738,36 @@ async def test_the_secret_and_signatures_never_reach_responses_or_logs(
     caplog.set_level(logging.DEBUG)
     good = event_body()
     bad_json = b"{oops"
+    stale = signed(good, timestamp=1_700_000_000)
+    replay = signed(good)
     requests = [
         (good, signed(good)),
         (bad_json, signed(bad_json)),
-        (event_body("customer/merged"), None),
-        (good, {SIGNATURE_HEADER: sign("wrong", good)}),
-        (good, {SIGNATURE_HEADER: "sha256=zz"}),
+        (event_body("customer/merged"), signed(event_body("customer/merged"))),
+        (good, signed(good, OTHER_SECRET)),
+        (good, stale),
+        (good, replay),
+        (good, replay),
+        (good, {**signed(good), SIGNATURE_HEADER: "v1,zz"}),
+        (good, {LEGACY_SIGNATURE_HEADER: "sha256=" + "0" * 64}),
         (good, {}),
     ]
-    signatures = [sign(SECRET, body) for body, _ in requests]
-    signatures += [h[SIGNATURE_HEADER] for _, h in requests if h and SIGNATURE_HEADER in h]
+    signatures = [h[SIGNATURE_HEADER] for _, h in requests if SIGNATURE_HEADER in h]
+    signatures = [s.removeprefix("v1,") for s in signatures if len(s) > 40]
     texts: list[str] = []
     async with make_client(store=spy) as client:
         for body, headers in requests:
-            sent = signed(body) if headers is None else headers
-            texts.append((await client.post(WEBHOOK_PATH, content=body, headers=sent)).text)
+            texts.append((await client.post(WEBHOOK_PATH, content=body, headers=headers)).text)
         spy.fail_record = True
         texts.append((await client.post(WEBHOOK_PATH, content=good, headers=signed(good))).text)
     async with make_client(triggers="") as client:
         texts.append((await client.post(WEBHOOK_PATH, content=good, headers=signed(good))).text)
 
     assert caplog.records, "the receiver logs what it does"
+    assert "duplicate" in caplog.text
+    assert "timestamp_too_old" in caplog.text
     everything = "\n".join([*texts, caplog.text, *(repr(r.__dict__) for r in caplog.records)])
     assert SECRET not in everything
+    assert SECRET.removeprefix("whsec_") not in everything
     for signature in signatures:
-        assert signature.removeprefix("sha256=") not in everything
+        assert signature not in everything

@@ -6,17 +6,21 @@ import asyncio
 import json
 import socket
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
 
 from klaviyo_sync.store import Store
-from klaviyo_sync.web import SIGNATURE_HEADER, WEBHOOK_PATH, create_app, sign
+from klaviyo_sync.web import WEBHOOK_PATH, create_app
+from klaviyo_sync.web._hooks import DRAIN_BYTES
 
-from .conftest import SECRET, customer, logged, queued, settings
+from .conftest import customer, logged, queued, settings, signed
 
 
 @contextmanager
@@ -67,7 +71,7 @@ def test_a_signed_event_over_loopback_is_queued_and_wakes_the_worker(store: Stor
         accepted = client.post(
             WEBHOOK_PATH,
             content=body,
-            headers={SIGNATURE_HEADER: sign(SECRET, body), "Content-Type": "application/json"},
+            headers=signed(body),
         )
         refused = client.post(WEBHOOK_PATH, content=body)
 
@@ -91,12 +95,73 @@ def test_an_oversized_body_over_loopback_is_refused_with_413(store: Store) -> No
     with serving(app) as base_url, httpx.Client(base_url=base_url, timeout=5) as client:
         declared = client.post(WEBHOOK_PATH, content=big)
         streamed = client.post(WEBHOOK_PATH, content=chunked())
-        after = client.post(
-            WEBHOOK_PATH, content=small, headers={SIGNATURE_HEADER: sign(SECRET, small)}
-        )
+        after = client.post(WEBHOOK_PATH, content=small, headers=signed(small))
 
     assert declared.status_code == 413
     assert streamed.status_code == 413
     assert streamed.json()["error"]["code"] == "body_too_large"
     assert after.status_code == 422  # the server is still serving
     assert queued(store) == []
+
+
+SIX_MB = 6 * 1024 * 1024
+
+
+def _request(url: str, data: bytes | Iterator[bytes], **headers: str) -> urllib.request.Request:
+    # urllib sends an iterable without a length with Transfer-Encoding: chunked.
+    return urllib.request.Request(url, data=data, headers=headers, method="POST")
+
+
+def _status(request: urllib.request.Request) -> int:
+    """The status a plain standard-library sender gets to read."""
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        with refused:
+            return refused.code
+
+
+def _pieces(size: int, piece: int = 64 * 1024) -> Iterator[bytes]:
+    for _ in range(-(-size // piece)):
+        yield b" " * piece
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_plain_client_sending_6_mb_reads_the_413(store: Store, framing: str) -> None:
+    # Answered before its body was read, urllib met a reset connection, not the 413.
+    app = create_app(settings(), store)
+    data = b" " * SIX_MB if framing == "content-length" else _pieces(SIX_MB)
+    small = b'{"event": "customer/created", "customer": {"Id": 1}}'
+
+    with serving(app) as base_url:
+        url = f"{base_url}{WEBHOOK_PATH}"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(_request(url, data, **{"Content-Type": "application/json"}))
+        with refused.value:
+            answer = json.loads(refused.value.read())
+        after = _status(_request(url, small, **signed(small)))
+
+    assert refused.value.code == 413
+    assert answer["error"]["code"] == "body_too_large"
+    assert after == 202, "the server goes on serving"
+    assert len(queued(store)) == 1
+
+
+def test_a_body_declared_past_the_drain_bound_is_refused_and_the_server_goes_on(
+    store: Store,
+) -> None:
+    app = create_app(settings(), store)
+    declared = DRAIN_BYTES + 1
+
+    with serving(app) as base_url:
+        request = _request(f"{base_url}{WEBHOOK_PATH}", _pieces(declared))
+        request.add_header("Content-Length", str(declared))
+        try:
+            status: int | None = _status(request)
+        except (ConnectionError, urllib.error.URLError):
+            status = None  # allowed past the bound: the server need not read all that
+        health = httpx.get(f"{base_url}/healthz", timeout=5)
+
+    assert status in (413, None)
+    assert health.status_code == 200

@@ -21,7 +21,7 @@ __all__ = [
     "WorkerRecord",
 ]
 
-EventStatus = Literal["queued", "ignored", "rejected"]
+EventStatus = Literal["queued", "ignored", "rejected", "duplicate"]
 EVENT_STATUSES: tuple[EventStatus, ...] = get_args(EventStatus)
 
 

@@ -5,13 +5,15 @@ FastAPI app.
 ```python
 app = create_app(settings, store, on_enqueued=worker.wake)
 body = json.dumps({"event": "customer/updated", "customer": {"Id": 55260, …}}).encode()
-headers = {SIGNATURE_HEADER: sign(secret, body), "Content-Type": "application/json"}
+headers = signed_headers(secret, body)  # webhook-id, webhook-timestamp, webhook-signature
 ```
 
-``POST /hooks/customers`` answers 202 with ``{"status": "queued" | "ignored", "event_id": …}``
-or an error ``{"error": {"code": …, "message": …}}``: 503 without KLAVIYO_SYNC_WEBHOOK_SECRET,
-413 over ``MAX_WEBHOOK_BYTES``, 401 for a missing, malformed or wrong signature, 400 for bad
-JSON, 422 for an unknown event or a customer the engine would refuse. ``GET /healthz`` answers
+``POST /hooks/customers`` answers 202 with ``{"status": "queued" | "ignored" | "duplicate",
+"event_id": …}`` or an error ``{"error": {"code": …, "message": …}}``: 503 without
+KLAVIYO_SYNC_WEBHOOK_SECRET, 413 over ``MAX_WEBHOOK_BYTES``, 401 for a missing, malformed or
+wrong Standard Webhooks signature or a timestamp more than 5 minutes off, 400 for bad JSON, 422
+for an unknown event or a customer the engine would refuse. A secret that is not
+``whsec_<base64>`` makes ``create_app`` raise a ConfigError. ``GET /healthz`` answers
 ``{"status": "ok"}``. The OpenAPI document is at ``/openapi.json``.
 
 The dashboard's pages (``/`` Overview, ``/failures`` Error Logs, ``/sync`` Manual Sync,
@@ -25,16 +27,32 @@ from __future__ import annotations
 
 from ._app import Lifespan, create_app
 from ._auth import CSRF_HEADER, SESSION_COOKIE
-from ._hooks import MAX_WEBHOOK_BYTES, WEBHOOK_PATH
-from ._signature import SIGNATURE_HEADER, sign
+from ._hooks import MAX_WEBHOOK_BYTES, REMEMBER_IDS_FOR, WEBHOOK_PATH
+from ._signature import (
+    ID_HEADER,
+    LEGACY_SIGNATURE_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    TOLERANCE,
+    WebhookSecretError,
+    sign,
+    signed_headers,
+)
 
 __all__ = [
     "CSRF_HEADER",
+    "ID_HEADER",
+    "LEGACY_SIGNATURE_HEADER",
     "MAX_WEBHOOK_BYTES",
+    "REMEMBER_IDS_FOR",
     "SESSION_COOKIE",
     "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "TOLERANCE",
     "WEBHOOK_PATH",
     "Lifespan",
+    "WebhookSecretError",
     "create_app",
     "sign",
+    "signed_headers",
 ]

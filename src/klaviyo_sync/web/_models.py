@@ -98,11 +98,16 @@ class WebhookEvent(BaseModel):
 class WebhookReceipt(BaseModel):
     """The answer to an accepted event (202): what the receiver did with it."""
 
-    status: Literal["queued", "ignored"]
+    status: Literal["queued", "ignored", "duplicate"] = Field(
+        description="queued for transfer; ignored (trigger off, or a delete); duplicate: its "
+        "webhook-id was received lately, so it is acknowledged and not queued again"
+    )
     event_id: int = Field(description="the event's id in the store's event log")
     event: EventName
     customer_id: str
-    reason: str | None = Field(default=None, description="why an ignored event was ignored")
+    reason: str | None = Field(
+        default=None, description="why an ignored event was ignored, or a duplicate not queued"
+    )
 
 
 class HealthStatus(BaseModel):
