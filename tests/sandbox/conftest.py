@@ -1,5 +1,8 @@
 """Fixtures: an in-process sandbox on a manual clock, and a client that checks every answer
-against Klaviyo's OpenAPI spec before the test sees it."""
+against Klaviyo's OpenAPI spec before the test sees it.
+
+A test that depends on one of Klaviyo's behaviours that changed over time names it, so it
+holds whatever the defaults are: ``@pytest.mark.behaviour(invalid_phone="refuse")``."""
 
 from __future__ import annotations
 
@@ -11,14 +14,21 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from klaviyo_sync.sandbox import ManualClock, Sandbox, SandboxConfig, create_app, sandbox_transport
+from klaviyo_sync.sandbox import (
+    Behaviour,
+    ManualClock,
+    Sandbox,
+    SandboxConfig,
+    create_app,
+    sandbox_transport,
+)
 from tests.spec.validate import SpecError, validate_response
 
 KEY = "pk_test0123456789abcdef"
 JSON_API = "application/vnd.api+json"
 HEADERS = {
     "Authorization": f"Klaviyo-API-Key {KEY}",
-    "revision": "2026-07-15",
+    "revision": "2026-10-15",
     "Accept": JSON_API,
 }
 
@@ -139,9 +149,17 @@ def make_app(clock: ManualClock) -> Callable[..., Starlette]:
     return build
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "behaviour(**settings): the sandbox Behaviour the `app` fixture plays"
+    )
+
+
 @pytest.fixture
-def app(make_app: Callable[..., Starlette]) -> Starlette:
-    return make_app(rate_limits=False)
+def app(make_app: Callable[..., Starlette], request: pytest.FixtureRequest) -> Starlette:
+    marker = request.node.get_closest_marker("behaviour")
+    settings = {} if marker is None else dict(marker.kwargs)
+    return make_app(rate_limits=False, behaviour=Behaviour(**settings))
 
 
 @pytest.fixture

@@ -96,7 +96,8 @@ async def test_reset_and_summary(client: SpecClient, sandbox: Sandbox) -> None:
     old = await client.create_profile(email="a@example.com")
     summary = (await client.http.get("/__sandbox__")).json()
     assert summary["profiles"] == 1
-    assert summary["revision"] == "2026-07-15"
+    assert summary["revision"] == "2026-10-15"
+    assert summary["behaviour"]["invalid_phone"] in ("drop", "refuse")
     assert (await client.http.post("/__sandbox__/reset")).json() == {"reset": True}
     assert len(sandbox.profiles) == 0
     assert len(sandbox.requests) == 0

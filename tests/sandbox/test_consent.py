@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from klaviyo_sync.sandbox import ManualClock, Sandbox
+from klaviyo_sync.sandbox import Behaviour, ManualClock, Sandbox
 
 from .conftest import SpecClient
 
@@ -162,6 +162,7 @@ async def test_consented_at_rules(
     assert pointer.endswith(pointer_end)
 
 
+@pytest.mark.behaviour(default_opt_in="single_opt_in")
 async def test_subscribe_without_a_list_follows_the_account_default(
     client: SpecClient, sandbox: Sandbox, make_app: Any
 ) -> None:
@@ -179,7 +180,7 @@ async def test_subscribe_without_a_list_follows_the_account_default(
     assert subs["sms"]["marketing"]["consent"] == "SUBSCRIBED"
     assert subs["sms"]["marketing"]["can_receive_sms_marketing"] is True
 
-    doi_app = make_app(rate_limits=False, default_opt_in="double_opt_in")
+    doi_app = make_app(rate_limits=False, behaviour=Behaviour(default_opt_in="double_opt_in"))
     from .conftest import client_for
 
     async with client_for(doi_app) as http:
@@ -231,6 +232,7 @@ async def test_unsubscribe_from_a_list_the_profile_is_in_leaves_global_consent(
     assert marketing["consent"] == "UNSUBSCRIBED"
 
 
+@pytest.mark.behaviour(default_opt_in="single_opt_in")
 async def test_resubscribing_lifts_the_suppression(client: SpecClient, sandbox: Sandbox) -> None:
     await client.post(UNSUBSCRIBE, unsubscribe_job([entry("UNSUBSCRIBED", email="a@example.com")]))
     await client.post(SUBSCRIBE, subscribe_job([entry(email="a@example.com")]))
@@ -254,12 +256,13 @@ async def test_sms_unsubscribe(client: SpecClient, sandbox: Sandbox) -> None:
     assert marketing["can_receive_sms_marketing"] is False
 
 
+@pytest.mark.behaviour(default_opt_in="single_opt_in")
 async def test_subscribe_by_profile_id(client: SpecClient, clock: ManualClock) -> None:
     pid = (await client.create_profile(email="a@example.com"))["id"]
     clock.advance(3)
     await client.post(SUBSCRIBE, subscribe_job([entry(profile_id=pid)]))
     marketing = (await subscriptions(client, pid))["email"]["marketing"]
-    assert marketing["consent_timestamp"] == "2026-07-15T00:00:03+00:00"
+    assert marketing["consent_timestamp"] == "2026-10-15T00:00:03+00:00"
 
 
 _ROW = "/data/attributes/profiles/data/0"

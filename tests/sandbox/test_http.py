@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
-from klaviyo_sync.sandbox import SandboxConfig, sandbox_transport
+from klaviyo_sync.sandbox import ManualClock, SandboxConfig, sandbox_transport
 
 from .conftest import HEADERS, KEY, SpecClient, check_response, client_for, profile_doc
 
@@ -68,10 +69,49 @@ async def test_configured_key_is_the_only_one_accepted(
     assert "pk_theone" not in repr(SandboxConfig(api_key="pk_theone"))
 
 
-@pytest.mark.parametrize("revision", ["2026-07-15", "2024-10-15", "2024-10-15.pre", "2022-10-17"])
-async def test_known_revisions_are_accepted(app: Starlette, revision: str) -> None:
-    response = await raw_get(app, "/api/profiles", {**HEADERS, "revision": revision})
+# 2026-12-03: revisions are served for two years, so 2024-10-15 retired on 2026-10-15.
+_TODAY = datetime(2026, 12, 3, 9, tzinfo=UTC).timestamp()
+_SERVED = [
+    "2025-01-15",
+    "2025-04-15",
+    "2025-07-15",
+    "2025-10-15",
+    "2026-01-15",
+    "2026-04-15",
+    "2026-07-15",
+    "2026-10-15",
+]
+
+
+@pytest.fixture
+def today(make_app: Callable[..., Starlette], clock: ManualClock) -> Starlette:
+    clock.advance(_TODAY - clock.now())
+    return make_app(rate_limits=False)
+
+
+@pytest.mark.parametrize("revision", [*_SERVED, "2026-10-15.pre", "2025-01-15.pre"])
+async def test_every_revision_klaviyo_serves_is_accepted(today: Starlette, revision: str) -> None:
+    response = await raw_get(today, "/api/profiles", {**HEADERS, "revision": revision})
     assert response.status_code == 200
+
+
+async def test_the_summary_lists_the_revisions_served(today: Starlette) -> None:
+    async with client_for(today) as http:
+        summary = (await http.get("/__sandbox__")).json()
+    assert summary["revisions"] == _SERVED
+    assert summary["revision"] == "2026-10-15"
+
+
+@pytest.mark.parametrize(
+    "revision", ["2024-10-15", "2024-07-15.pre", "2024-06-15", "2023-02-22", "2022-10-17"]
+)
+async def test_a_retired_revision_is_410(today: Starlette, revision: str) -> None:
+    response = await raw_get(today, "/api/profiles", {**HEADERS, "revision": revision})
+    assert response.status_code == 410
+    error = response.json()["errors"][0]
+    assert error["source"] == {"parameter": "revision"}
+    assert "retired" in error["detail"]
+    assert "2025-01-15 to 2026-10-15" in error["detail"]
 
 
 @pytest.mark.parametrize(
@@ -79,19 +119,33 @@ async def test_known_revisions_are_accepted(app: Starlette, revision: str) -> No
     [
         None,
         "",
+        "2025-03-03",  # never a release
+        "2024-04-15",  # quarterly in shape, but before Klaviyo released quarterly
         "2026-07-16",
+        "2027-01-15",  # not released yet on 2026-12-03
         "2099-01-01",
         "2021-01-01",
         "yesterday",
         "2024-13-01",
-        "2024-10-15.beta2",
+        "2026-10-15.beta2",
     ],
 )
-async def test_missing_or_unknown_revision_is_400(app: Starlette, revision: str | None) -> None:
+async def test_missing_or_unknown_revision_is_400(today: Starlette, revision: str | None) -> None:
     headers = without("revision") if revision is None else {**HEADERS, "revision": revision}
-    response = await raw_get(app, "/api/profiles", headers)
+    response = await raw_get(today, "/api/profiles", headers)
     assert response.status_code == 400
     assert response.json()["errors"][0]["source"] == {"parameter": "revision"}
+
+
+async def test_the_revisions_served_move_with_the_clock(
+    make_app: Callable[..., Starlette], clock: ManualClock
+) -> None:
+    app = make_app(rate_limits=False)
+    clock.advance(datetime(2027, 1, 15, tzinfo=UTC).timestamp() - clock.now())
+    fresh = await raw_get(app, "/api/profiles", {**HEADERS, "revision": "2027-01-15"})
+    assert fresh.status_code == 200
+    retired = await raw_get(app, "/api/profiles", {**HEADERS, "revision": "2025-01-15"})
+    assert retired.status_code == 410
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "text/plain", None])

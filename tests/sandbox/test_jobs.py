@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from klaviyo_sync.sandbox import ManualClock, Sandbox
 
 from .conftest import SpecClient
@@ -33,6 +35,7 @@ async def status_of(client: SpecClient, job_id: str) -> dict[str, Any]:
     return attributes
 
 
+@pytest.mark.behaviour(bulk_import_validation="row", bulk_import_null="clear")
 async def test_job_runs_queued_processing_complete_with_one_import_error(
     client: SpecClient, clock: ManualClock, sandbox: Sandbox
 ) -> None:
@@ -93,6 +96,7 @@ async def test_job_profiles_and_relationships_paginate(
     assert all(item["type"] == "profile" for item in ids.json()["data"])
 
 
+@pytest.mark.behaviour(bulk_import_validation="row")
 async def test_job_with_a_list_adds_imported_profiles_to_it(
     client: SpecClient, clock: ManualClock, sandbox: Sandbox
 ) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from klaviyo_sync.sandbox import Sandbox
 
 from .conftest import SpecClient
@@ -39,7 +41,8 @@ async def test_create_get_and_filter_lists(client: SpecClient) -> None:
     assert (await client.get("/api/lists/NOPE")).status_code == 404
 
 
-async def test_new_list_defaults_to_single_opt_in(client: SpecClient) -> None:
+@pytest.mark.behaviour(default_opt_in="single_opt_in")
+async def test_a_new_list_follows_a_single_opt_in_account(client: SpecClient) -> None:
     response = await client.post(
         "/api/lists", {"data": {"type": "list", "attributes": {"name": "N"}}}
     )
@@ -104,7 +107,7 @@ async def test_membership_add_and_remove_leave_consent_alone(
     listed = await client.get(f"/api/lists/{list_id}/profiles")
     data = listed.json()["data"]
     assert [item["id"] for item in data] == ids[:1]
-    assert data[0]["attributes"]["joined_group_at"] == "2026-07-15T00:00:00+00:00"
+    assert data[0]["attributes"]["joined_group_at"] == "2026-10-15T00:00:00+00:00"
 
 
 async def test_membership_errors(client: SpecClient) -> None:

@@ -41,7 +41,7 @@ async def test_create_returns_profile_with_links_and_timestamps(client: SpecClie
     assert attrs["location"]["city"] == "London"
     assert attrs["location"]["latitude"] == 51.5
     assert attrs["properties"] == {"plan": "gold"}
-    assert attrs["created"] == attrs["updated"] == "2026-07-15T00:00:00+00:00"
+    assert attrs["created"] == attrs["updated"] == "2026-10-15T00:00:00+00:00"
 
 
 async def test_ids_sort_in_creation_order(client: SpecClient) -> None:
@@ -97,8 +97,8 @@ async def test_patch_null_clears_and_absent_leaves_unchanged(
     assert attrs["last_name"] == "Lovelace"  # absent: untouched
     assert attrs["title"] == "Countess"
     assert attrs["organization"] == "Analytical"
-    assert attrs["updated"] == "2026-07-15T00:00:05+00:00"
-    assert attrs["created"] == "2026-07-15T00:00:00+00:00"
+    assert attrs["updated"] == "2026-10-15T00:00:05+00:00"
+    assert attrs["created"] == "2026-10-15T00:00:00+00:00"
 
 
 async def test_patch_location_merges_and_null_location_clears(client: SpecClient) -> None:

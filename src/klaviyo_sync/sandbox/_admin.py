@@ -20,6 +20,7 @@ from ._consent import render_subscriptions
 from ._errors import ApiError, invalid, not_found
 from ._faults import FaultRule
 from ._query import Query
+from ._revisions import window
 from ._routing import slice_after
 from ._sandbox import Sandbox
 from ._store import Profile
@@ -102,10 +103,13 @@ def profile_view(
 
 def admin_routes(sandbox: Sandbox) -> list[Route]:
     async def summary(request: Request) -> Response:
+        served = [day.isoformat() for day in window(sandbox.clock.now()).served]
         with sandbox.lock:
             return JSONResponse(
                 {
-                    "revision": "2026-07-15",
+                    "revision": served[-1] if served else None,
+                    "revisions": served,
+                    "behaviour": sandbox.behaviour.to_json(),
                     "profiles": len(sandbox.store),
                     "lists": len(sandbox.lists),
                     "jobs": len(sandbox.jobs),
@@ -164,6 +168,19 @@ def admin_routes(sandbox: Sandbox) -> list[Route]:
         with sandbox.lock:
             return JSONResponse({"seed": sandbox.faults.seed, "rules": sandbox.faults.rules()})
 
+    async def behaviour(request: Request) -> Response:
+        if request.method == "POST":
+            changes = await _json_body(request)
+            if not isinstance(changes, dict):
+                raise invalid('Send {"invalid_phone": "drop", …}: the settings to change.')
+            with sandbox.lock:
+                try:
+                    sandbox.behaviour = sandbox.behaviour.updated(changes)
+                except (ValueError, TypeError) as err:
+                    raise invalid(f"Bad behaviour setting: {err}") from None
+        with sandbox.lock:
+            return JSONResponse(sandbox.behaviour.to_json())
+
     async def profiles(request: Request) -> Response:
         query = Query.from_string(request.url.query)
         page = query.page(default=100, maximum=1000)
@@ -218,6 +235,7 @@ def admin_routes(sandbox: Sandbox) -> list[Route]:
         ("/confirm", confirm, ["POST"]),
         ("/reset", reset, ["POST"]),
         ("/faults", faults, ["GET", "POST"]),
+        ("/behaviour", behaviour, ["GET", "POST"]),
         ("/profiles", profiles, ["GET"]),
         ("/profiles/{id}", one_profile, ["GET", "DELETE"]),
         ("/lists", lists, ["GET"]),

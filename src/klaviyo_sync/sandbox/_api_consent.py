@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from ._errors import invalid
-from ._routing import Context, Reply
+from ._routing import Context, Reply, partial_failure
 from ._sandbox import SubscriptionRequest
 from ._validation import (
+    PHONE_DETAIL,
     child,
     normalize_phone,
     require_array,
@@ -82,27 +83,43 @@ def _marketing(raw: Any, pointer: str, consent: str, historical: bool, now: floa
     return moment
 
 
-def _address(attributes: dict[str, Any], key: str, pointer: str) -> str | None:
+def _text(attributes: dict[str, Any], key: str, pointer: str) -> str | None:
     value = attributes.get(key)
+    if value is not None and not isinstance(value, str):
+        raise invalid(f"{key} must be a string.", pointer=child(pointer, key))
+    return value
+
+
+def _email(attributes: dict[str, Any], pointer: str) -> str | None:
+    value = _text(attributes, "email", pointer)
     if value is None:
         return None
-    where = child(pointer, key)
-    if not isinstance(value, str):
-        raise invalid(f"{key} must be a string.", pointer=where)
-    if key == "email":
-        if not valid_email(value.strip()):
-            raise invalid(f"Invalid email address: {value[:100]!r}.", pointer=where)
-        return value.strip()
+    if not valid_email(value.strip()):
+        where = child(pointer, "email")
+        raise invalid(f"Invalid email address: {value[:100]!r}.", pointer=where)
+    return value.strip()
+
+
+def _phone(attributes: dict[str, Any], pointer: str, *, droppable: bool) -> str | None:
+    """The phone in E.164 form; an invalid one is a 400 unless it may be dropped (None)."""
+    value = _text(attributes, "phone_number", pointer)
+    if value is None:
+        return None
     phone = normalize_phone(value)
-    if phone is None:
-        raise invalid(
-            "Invalid phone number format (Example of a valid format: +12345678901)", pointer=where
-        )
+    if phone is None and not droppable:
+        raise invalid(PHONE_DETAIL, pointer=child(pointer, "phone_number"))
     return phone
 
 
 def _request(
-    raw: Any, index: int, consent: str, *, historical: bool, now: float, allow_id: bool
+    raw: Any,
+    index: int,
+    consent: str,
+    *,
+    historical: bool,
+    now: float,
+    allow_id: bool,
+    drop_invalid_phone: bool = False,
 ) -> SubscriptionRequest:
     pointer = child(_PROFILES, index)
     data = require_resource(raw, "profile", pointer=pointer)
@@ -118,19 +135,23 @@ def _request(
     profile_id = data.get("id") if allow_id else None
     if profile_id is not None and not isinstance(profile_id, str):
         raise invalid("A profile id must be a string.", pointer=child(pointer, "id"))
-    request = SubscriptionRequest(
-        email=_address(attributes, "email", where),
-        phone_number=_address(attributes, "phone_number", where),
-        profile_id=profile_id,
-        channels=_channels(
-            attributes["subscriptions"],
-            child(where, "subscriptions"),
-            consent,
-            historical=historical,
-            now=now,
-        ),
-        pointer=pointer,
+    email = _email(attributes, where)
+    droppable = drop_invalid_phone and (email is not None or profile_id is not None)
+    phone = _phone(attributes, where, droppable=droppable)
+    channels = _channels(
+        attributes["subscriptions"],
+        child(where, "subscriptions"),
+        consent,
+        historical=historical,
+        now=now,
     )
+    dropped: tuple[str, ...] = ()
+    if phone is None and attributes.get("phone_number") is not None:
+        # The invalid phone is ignored and the request goes on by the email (or id): SMS
+        # consent for that number has nothing to land on.
+        dropped = ("phone_number",)
+        channels.pop("sms", None)
+    request = SubscriptionRequest(email, phone, profile_id, channels, pointer, dropped)
     for channel, field in _CHANNEL_FIELD.items():
         if channel in request.channels and getattr(request, field) is None and profile_id is None:
             raise invalid(
@@ -190,14 +211,24 @@ def bulk_subscribe_profiles(ctx: Context) -> Reply:
     if source is not None and not isinstance(source, str):
         raise invalid("custom_source must be a string.", pointer="/data/attributes/custom_source")
     now = ctx.sandbox.clock.now()
+    drop = ctx.sandbox.behaviour.invalid_phone == "drop"
     requests = [
-        _request(raw, i, "SUBSCRIBED", historical=bool(historical), now=now, allow_id=True)
+        _request(
+            raw,
+            i,
+            "SUBSCRIBED",
+            historical=bool(historical),
+            now=now,
+            allow_id=True,
+            drop_invalid_phone=drop,
+        )
         for i, raw in enumerate(rows)
     ]
     ctx.sandbox.subscribe(
         requests, list_id=list_id, historical_import=bool(historical), custom_source=source
     )
-    return Reply(202)
+    dropped = sorted({name for request in requests for name in request.dropped})
+    return Reply(202, headers=partial_failure(dropped))
 
 
 def bulk_unsubscribe_profiles(ctx: Context) -> Reply:

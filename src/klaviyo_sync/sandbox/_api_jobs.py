@@ -6,6 +6,7 @@ from typing import Any
 
 from ._errors import ApiError, invalid
 from ._jobs import BulkImportJob
+from ._lists import LIST_FIELDS
 from ._render import (
     ProfileView,
     document,
@@ -150,7 +151,7 @@ def get_profile_ids_for_bulk_import_profiles_job(ctx: Context) -> Reply:
 
 def get_list_for_bulk_import_profiles_job(ctx: Context) -> Reply:
     job = _job(ctx)
-    fields = ctx.query.csv("fields[list]")
+    fields = ctx.query.csv("fields[list]", LIST_FIELDS)
     found = [ctx.sandbox.lists[i] for i in job.list_ids if i in ctx.sandbox.lists]
     return Reply(200, document([list_resource(i, ctx.base, fields=fields) for i in found], ctx.url))
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from ._errors import invalid
 from ._filters import Condition
-from ._lists import OPT_IN_PROCESSES, ProfileList
+from ._lists import LIST_FIELDS, OPT_IN_PROCESSES, ProfileList
 from ._query import Query
 from ._render import ProfileView, document, identifier, list_resource, profile_resource
 from ._routing import Context, Reply, refuse, slice_after
@@ -27,12 +27,11 @@ __all__ = [
 _EQ_ANY = frozenset({"equals", "any"})
 _LIST_FILTERS = {"name": _EQ_ANY, "id": _EQ_ANY}
 _MEMBER_FILTERS = {"email": _EQ_ANY, "phone_number": _EQ_ANY}
-_LIST_FIELDS = ("name", "created", "updated", "opt_in_process", "id")
 _MAX_MEMBERSHIP = 1000
 
 
-def _list_fields(query: Query) -> list[str] | None:
-    return query.csv("fields[list]", _LIST_FIELDS)
+def _list_fields(query: Query, *extra: str) -> list[str] | None:
+    return query.csv("fields[list]", (*LIST_FIELDS, *extra))
 
 
 def _matches(item: ProfileList, conditions: list[Condition]) -> bool:
@@ -43,7 +42,7 @@ def _matches(item: ProfileList, conditions: list[Condition]) -> bool:
 
 
 def get_lists(ctx: Context) -> Reply:
-    refuse(ctx.query, "include", "sort")
+    refuse(ctx.query, "sort")
     conditions = ctx.query.filters(_LIST_FILTERS)
     fields = _list_fields(ctx.query)
     page = ctx.query.page(default=10, maximum=10)
@@ -96,8 +95,7 @@ def create_list(ctx: Context) -> Reply:
 
 
 def get_list(ctx: Context) -> Reply:
-    refuse(ctx.query, "include")
-    fields = _list_fields(ctx.query)
+    fields = _list_fields(ctx.query, "profile_count")
     extra = ctx.query.csv("additional-fields[list]", ("profile_count",)) or []
     item = ctx.sandbox.get_list(ctx.params["id"])
     resource = list_resource(item, ctx.base, fields=fields, profile_count="profile_count" in extra)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from ._errors import ApiError, invalid
 from ._filters import Condition
+from ._lists import LIST_FIELDS
 from ._render import ProfileView, document, identifier, list_resource, profile_resource
-from ._routing import Context, Reply, refuse, slice_after
+from ._routing import Context, Reply, partial_failure, slice_after
 from ._store import ProfileStore
 from ._validation import normalize_phone, parse_property_patch, require_resource
 
@@ -52,7 +53,6 @@ def _check_sort(ctx: Context) -> None:
 
 
 def get_profiles(ctx: Context) -> Reply:
-    refuse(ctx.query, "include")
     _check_sort(ctx)
     view = ProfileView.from_query(ctx.query)
     conditions = ctx.query.filters(_FILTERS)
@@ -71,7 +71,6 @@ def get_profiles(ctx: Context) -> Reply:
 
 
 def get_profile(ctx: Context) -> Reply:
-    refuse(ctx.query, "include")
     view = ProfileView.from_query(ctx.query)
     profile = ctx.sandbox.get_profile(ctx.params["id"])
     return Reply(200, document(profile_resource(profile, ctx.base, view), ctx.url))
@@ -81,8 +80,10 @@ def create_profile(ctx: Context) -> Reply:
     _check_size(ctx)
     view = ProfileView.from_query(ctx.query)
     data = require_resource(ctx.body, "profile")
-    profile = ctx.sandbox.create_profile(data["attributes"])
-    return Reply(201, document(profile_resource(profile, ctx.base, view), ctx.url))
+    dropped: list[str] = []
+    profile = ctx.sandbox.create_profile(data["attributes"], dropped=dropped)
+    body = document(profile_resource(profile, ctx.base, view), ctx.url)
+    return Reply(201, body, partial_failure(dropped))
 
 
 def update_profile(ctx: Context) -> Reply:
@@ -104,14 +105,17 @@ def create_or_update_profile(ctx: Context) -> Reply:
     if profile_id is not None and not isinstance(profile_id, str):
         raise invalid("data.id must be a string.", pointer="/data/id")
     patch = parse_property_patch(data.get("meta"), "/data/meta")
-    profile, created = ctx.sandbox.import_profile(data["attributes"], profile_id, patch)
+    dropped: list[str] = []
+    profile, created = ctx.sandbox.import_profile(
+        data["attributes"], profile_id, patch, dropped=dropped
+    )
     body = document(profile_resource(profile, ctx.base, view), ctx.url)
-    return Reply(201 if created else 200, body)
+    return Reply(201 if created else 200, body, partial_failure(dropped))
 
 
 def get_lists_for_profile(ctx: Context) -> Reply:
     ctx.sandbox.get_profile(ctx.params["id"])
-    fields = ctx.query.csv("fields[list]")
+    fields = ctx.query.csv("fields[list]", LIST_FIELDS)
     lists = ctx.sandbox.lists_of(ctx.params["id"])
     data = [list_resource(item, ctx.base, fields=fields) for item in lists]
     return Reply(200, document(data, ctx.url))

@@ -1,9 +1,10 @@
 """The ASGI app: Klaviyo's request checks in Klaviyo's order, then the operation's handler.
 
 For every /api request: catch jobs up with the clock, route (404/405), authenticate (401),
-check the revision (400), count it against the operation's rate limit (429), apply any
-injected fault, check the content type (415) and size (413), parse the body (400), run the
-handler, and log the request. Anything unexpected becomes a 500 in the same envelope.
+check the revision (400, or 410 for a retired one), count it against the operation's rate
+limit (429), apply any injected fault, check the content type (415) and size (413), parse the
+body (400), check the sparse fieldsets and ``include`` (400), run the handler, and log the
+request. Anything unexpected becomes a 500 in the same envelope.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import date
 from typing import Any
 
 from starlette.applications import Starlette
@@ -25,20 +25,18 @@ from starlette.types import Receive, Scope, Send
 
 from ._admin import admin_routes
 from ._config import SandboxConfig
-from ._errors import ApiError, invalid
+from ._errors import ApiError
 from ._faults import DroppedConnection, FaultOutcome
 from ._query import Query
+from ._revisions import check_revision
 from ._routes import OPERATIONS
-from ._routing import Context, Operation, Reply, Router
+from ._routing import Context, Operation, Reply, Router, check_sparse
 from ._sandbox import RequestRecord, Sandbox
 from ._validation import loads_strict, parse_json
 
 __all__ = ["JSON_API", "create_app"]
 
 JSON_API = "application/vnd.api+json"
-LATEST_REVISION = date(2026, 7, 15)
-FIRST_REVISION = date(2022, 10, 17)
-_REVISION = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:\.(pre))?$")
 _KEY_SHAPE = re.compile(r"^pk_[A-Za-z0-9]+$")
 _FAULT_CODES = {
     429: "throttled",
@@ -85,26 +83,6 @@ def _authenticate(request: Request, expected: str | None) -> None:
             "authentication_failed",
             "Incorrect authentication credentials.",
             title="Incorrect authentication credentials.",
-        )
-
-
-def _check_revision(request: Request) -> None:
-    value = request.headers.get("revision", "").strip()
-    if not value:
-        raise invalid(
-            "The revision header is required (for example 'revision: 2026-07-15').",
-            parameter="revision",
-        )
-    match = _REVISION.match(value)
-    try:
-        when = date(*(int(part) for part in match.groups()[:3])) if match else None
-    except ValueError:
-        when = None
-    if when is None or not FIRST_REVISION <= when <= LATEST_REVISION:
-        raise invalid(
-            f"{value[:40]!r} is not a valid revision; this API serves revisions from "
-            f"{FIRST_REVISION} to {LATEST_REVISION} (format YYYY-MM-DD[.pre]).",
-            parameter="revision",
         )
 
 
@@ -210,7 +188,7 @@ class _Api:
     ) -> tuple[Reply, Any, FaultOutcome | None]:
         sandbox = self.sandbox
         _authenticate(request, sandbox.config.api_key)
-        _check_revision(request)
+        check_revision(request.headers.get("revision", "").strip(), sandbox.clock.now())
         with sandbox.lock:
             decision = sandbox.limiter.check(operation.operation_id)
             if not decision.allowed:
@@ -232,6 +210,7 @@ class _Api:
                     f"{operation.operation_id} is part of Klaviyo's API but not emulated by the "
                     "sandbox.",
                 )
+            check_sparse(query, operation)
             with sandbox.lock:
                 reply = operation.handler(ctx)
         except ApiError as err:

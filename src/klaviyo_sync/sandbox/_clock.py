@@ -9,8 +9,9 @@ from typing import Protocol
 
 __all__ = ["Clock", "ManualClock", "SystemClock", "isoformat"]
 
-# 2026-07-15T00:00:00Z, the revision date: a ManualClock starts in the API's own present.
-REVISION_EPOCH = 1_784_073_600.0
+# 2026-10-15T00:00:00Z, the newest revision's release: a ManualClock starts in the API's own
+# present, where every revision Klaviyo serves today is served.
+REVISION_EPOCH = 1_792_022_400.0
 
 
 class Clock(Protocol):

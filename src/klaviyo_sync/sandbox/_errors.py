@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
     "ApiError",
+    "ApiErrors",
     "conflict_duplicate",
     "envelope",
     "invalid",
@@ -20,6 +22,7 @@ _TITLES = {
     404: "Not found.",
     405: "Method not allowed.",
     409: "Conflict.",
+    410: "Gone.",
     413: "Request entity too large.",
     415: "Unsupported media type.",
     429: "Request was throttled.",
@@ -72,6 +75,29 @@ class ApiError(Exception):
 
     def body(self) -> dict[str, Any]:
         return envelope(self)
+
+
+class ApiErrors(ApiError):
+    """Several errors in one answer: a bulk import job refused for each of its bad rows."""
+
+    def __init__(self, errors: Sequence[ApiError]) -> None:
+        if not errors:
+            raise ValueError("ApiErrors needs at least one error")
+        first = errors[0]
+        super().__init__(
+            first.status,
+            first.code,
+            first.detail,
+            title=first.title,
+            pointer=first.pointer,
+            parameter=first.parameter,
+            meta=first.meta,
+            headers=first.headers,
+        )
+        self.errors = list(errors)
+
+    def body(self) -> dict[str, Any]:
+        return envelope(*self.errors)
 
 
 def envelope(*errors: ApiError) -> dict[str, Any]:

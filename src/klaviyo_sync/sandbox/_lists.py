@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 
 from ._ids import SortedIds
 
-__all__ = ["ListBook", "ProfileList"]
+__all__ = ["LIST_FIELDS", "ListBook", "ProfileList"]
 
 OPT_IN_PROCESSES = ("double_opt_in", "single_opt_in")
+LIST_FIELDS = ("name", "created", "updated", "opt_in_process", "id")
+"""what ``fields[list]`` may name (``get_list`` also takes ``profile_count``)"""
 
 
 @dataclass(slots=True)

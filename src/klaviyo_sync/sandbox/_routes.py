@@ -11,12 +11,25 @@ from ._routing import Operation
 __all__ = ["OPERATIONS"]
 
 _JOBS = "/api/profile-bulk-import-jobs"
+_LIST_INCLUDES = ("flow-triggers", "tags")
 
 OPERATIONS: tuple[Operation, ...] = (
     # profiles
-    Operation("GET", "/api/profiles", "get_profiles", profiles.get_profiles),
+    Operation(
+        "GET",
+        "/api/profiles",
+        "get_profiles",
+        profiles.get_profiles,
+        include=("conversations", "push-tokens"),
+    ),
     Operation("POST", "/api/profiles", "create_profile", profiles.create_profile, True),
-    Operation("GET", "/api/profiles/{id}", "get_profile", profiles.get_profile),
+    Operation(
+        "GET",
+        "/api/profiles/{id}",
+        "get_profile",
+        profiles.get_profile,
+        include=("conversations", "lists", "push-tokens", "segments"),
+    ),
     Operation("PATCH", "/api/profiles/{id}", "update_profile", profiles.update_profile, True),
     Operation(
         "POST",
@@ -42,6 +55,7 @@ OPERATIONS: tuple[Operation, ...] = (
         f"{_JOBS}/{{job_id}}",
         "get_bulk_import_profiles_job",
         jobs.get_bulk_import_profiles_job,
+        include=("lists",),
     ),
     Operation(
         "GET",
@@ -89,9 +103,9 @@ OPERATIONS: tuple[Operation, ...] = (
         True,
     ),
     # lists
-    Operation("GET", "/api/lists", "get_lists", lists.get_lists),
+    Operation("GET", "/api/lists", "get_lists", lists.get_lists, include=_LIST_INCLUDES),
     Operation("POST", "/api/lists", "create_list", lists.create_list, True),
-    Operation("GET", "/api/lists/{id}", "get_list", lists.get_list),
+    Operation("GET", "/api/lists/{id}", "get_list", lists.get_list, include=_LIST_INCLUDES),
     Operation("PATCH", "/api/lists/{id}", "update_list", lists.update_list, True),
     Operation("DELETE", "/api/lists/{id}", "delete_list", lists.delete_list),
     Operation(

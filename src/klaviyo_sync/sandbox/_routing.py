@@ -9,10 +9,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import ApiError, invalid, not_found
+from ._lists import LIST_FIELDS
 from ._query import Page, Query
 from ._sandbox import Sandbox
 
-__all__ = ["Context", "Handler", "Operation", "Reply", "Router", "refuse", "slice_after"]
+__all__ = [
+    "PARTIAL_FAILURE",
+    "Context",
+    "Handler",
+    "Operation",
+    "Reply",
+    "Router",
+    "check_sparse",
+    "partial_failure",
+    "refuse",
+    "slice_after",
+]
+
+PARTIAL_FAILURE = "X-Klaviyo-Partial-Failure"
 
 
 @dataclass(slots=True)
@@ -41,6 +55,11 @@ class Reply:
 Handler = Callable[[Context], Reply]
 
 
+def partial_failure(dropped: Sequence[str]) -> dict[str, str]:
+    """The header naming fields Klaviyo ignored on a write it otherwise accepted."""
+    return {PARTIAL_FAILURE: ",".join(dropped)} if dropped else {}
+
+
 @dataclass(slots=True, frozen=True)
 class Operation:
     method: str
@@ -49,6 +68,8 @@ class Operation:
     handler: Handler | None
     """``None``: in Klaviyo's API, not emulated here"""
     takes_body: bool = False
+    include: tuple[str, ...] = ()
+    """the spec's ``include`` values for this operation (the sandbox emulates none of them)"""
 
 
 class Router:
@@ -86,6 +107,20 @@ class Router:
                 headers={"Allow": allowed},
             )
         raise not_found(f"No API endpoint matches {path!r}.")
+
+
+_TAG_FIELDS = ("id", "name")
+
+
+def check_sparse(query: Query, operation: Operation) -> None:
+    """Unknown ``fields[list]``, ``fields[tag]`` and ``include`` values are a 400 on every
+    route, rather than answered with emptied attributes."""
+    extra = ("profile_count",) if operation.operation_id == "get_list" else ()
+    query.csv("fields[list]", (*LIST_FIELDS, *extra))
+    query.csv("fields[tag]", _TAG_FIELDS)
+    included = query.csv("include", operation.include)
+    if included:
+        raise invalid("include is not emulated by the sandbox.", parameter="include")
 
 
 def refuse(query: Query, *keys: str) -> None:

@@ -11,13 +11,13 @@ import json
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._clock import isoformat
 from ._config import SandboxConfig
 from ._consent import ConfirmationEmail, PendingOptIn
-from ._errors import ApiError, conflict_duplicate, invalid, not_found
+from ._errors import ApiError, ApiErrors, conflict_duplicate, invalid, not_found
 from ._faults import FaultInjector, FaultRule
 from ._ids import IdFactory
 from ._jobs import BulkImportJob, JobBook
@@ -76,6 +76,8 @@ class SubscriptionRequest:
     channels: dict[str, float | None] = field(default_factory=dict)
     """``email``/``sms`` → ``consented_at`` (only for historical imports)"""
     pointer: str = "/data/attributes/profiles/data/0"
+    dropped: tuple[str, ...] = ()
+    """fields Klaviyo ignored as invalid (``X-Klaviyo-Partial-Failure``)"""
 
 
 class Sandbox:
@@ -83,6 +85,7 @@ class Sandbox:
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
+        self.behaviour = replace(self.config.behaviour)
         self.clock = self.config.clock
         self.lock = threading.RLock()
         self.limiter = RateLimiter(self.clock, enabled=self.config.rate_limits)
@@ -120,6 +123,7 @@ class Sandbox:
             self.requests.clear()
             self.limiter.reset()
             self.faults.set(self.config.faults, self.config.seed)
+            self.behaviour = replace(self.config.behaviour)
             # Ids keep counting up: a stale id from before the reset must never find a new
             # profile.
 
@@ -158,10 +162,12 @@ class Sandbox:
         attributes: Mapping[str, Any],
         *,
         pointer: str = "/data/attributes",
+        dropped: list[str] | None = None,
     ) -> Profile:
+        """Create a profile; fields ignored as invalid (a dropped phone) go to ``dropped``."""
         with self.lock:
             attrs = parse_profile_attributes(attributes, pointer)
-            check_profile_values(attrs, pointer)
+            _report(dropped, check_profile_values(attrs, pointer, drop_invalid_phone=self._drops))
             require_identifier(attrs, pointer)
             self._refuse_duplicates(attrs, None, pointer)
             return self._insert(attrs, None)
@@ -177,6 +183,8 @@ class Sandbox:
         with self.lock:
             profile = self.get_profile(profile_id)
             attrs = parse_profile_attributes(attributes, pointer)
+            # Never drops an invalid phone: Klaviyo's change names Create Profile, Subscribe
+            # and Create Event, and Update Profile still answers it with a 400.
             check_profile_values(attrs, pointer)
             self._write(profile, attrs, patch, pointer)
             return profile
@@ -189,28 +197,46 @@ class Sandbox:
         *,
         pointer: str = "/data/attributes",
         id_pointer: str = "/data/id",
+        dropped: list[str] | None = None,
     ) -> tuple[Profile, bool]:
         """Create or update by identifiers, as ``/api/profile-import``; True when created."""
         with self.lock:
             attrs = parse_profile_attributes(attributes, pointer, allow_kx=True)
-            check_profile_values(attrs, pointer)
-            if profile_id is not None:
-                profile = self.store.get(profile_id)
-                if profile is None:
-                    raise not_found(
-                        f"A profile with id {profile_id!r} does not exist.", pointer=id_pointer
-                    )
-                self._write(profile, attrs, patch, pointer)
-                return profile, False
-            owners = self.store.owners(attrs)
-            if not owners:
-                require_identifier(attrs, pointer)
-                return self._insert(attrs, patch), True
-            # The first identifier (email, then phone, then external id) picks the profile;
-            # another identifier held by a different profile is a conflict, as on Klaviyo.
-            profile = self.store.profiles[owners[0][1]]
+            found = check_profile_values(
+                attrs, pointer, drop_invalid_phone=self._drops, has_id=profile_id is not None
+            )
+            _report(dropped, found)
+            return self._import(attrs, profile_id, patch, pointer, id_pointer)
+
+    def _import(
+        self,
+        attrs: dict[str, Any],
+        profile_id: str | None,
+        patch: PropertyPatch | None,
+        pointer: str,
+        id_pointer: str,
+    ) -> tuple[Profile, bool]:
+        if profile_id is not None:
+            profile = self.store.get(profile_id)
+            if profile is None:
+                raise not_found(
+                    f"A profile with id {profile_id!r} does not exist.", pointer=id_pointer
+                )
             self._write(profile, attrs, patch, pointer)
             return profile, False
+        owners = self.store.owners(attrs)
+        if not owners:
+            require_identifier(attrs, pointer)
+            return self._insert(attrs, patch), True
+        # The first identifier (email, then phone, then external id) picks the profile;
+        # another identifier held by a different profile is a conflict, as on Klaviyo.
+        profile = self.store.profiles[owners[0][1]]
+        self._write(profile, attrs, patch, pointer)
+        return profile, False
+
+    @property
+    def _drops(self) -> bool:
+        return self.behaviour.invalid_phone == "drop"
 
     def delete_profile(self, profile_id: str) -> None:
         """Delete as someone might in Klaviyo's UI: the id is gone, its identifiers free."""
@@ -252,7 +278,7 @@ class Sandbox:
 
     def create_list(self, name: str, opt_in_process: str | None = None) -> ProfileList:
         with self.lock:
-            process = opt_in_process or self.config.new_list_opt_in
+            process = opt_in_process or self.behaviour.list_opt_in
             if process not in OPT_IN_PROCESSES:
                 raise invalid(
                     "opt_in_process must be 'double_opt_in' or 'single_opt_in'.",
@@ -314,7 +340,7 @@ class Sandbox:
     ) -> None:
         with self.lock:
             target_list = None if list_id is None else self.get_list(list_id, pointer=_LIST_POINTER)
-            process = target_list.opt_in_process if target_list else self.config.default_opt_in
+            process = target_list.opt_in_process if target_list else self.behaviour.default_opt_in
             double = process == "double_opt_in" and not historical_import
             for request in requests:
                 for profile, channels in self._consent_targets(request):
@@ -462,11 +488,18 @@ class Sandbox:
     # -- bulk import jobs --------------------------------------------------------------------
 
     def create_import_job(self, rows: list[Any], list_ids: Iterable[str] = ()) -> BulkImportJob:
-        """Queue a bulk import; row shapes are checked now, values when the row is imported."""
+        """Queue a bulk import: refused whole for any bad row, or bad rows failed one by one
+        when imported, as ``behaviour.bulk_import_validation`` says."""
         with self.lock:
             base = "/data/attributes/profiles/data"
-            for index, row in enumerate(rows):
-                _check_import_row(row, child(base, index))
+            if self.behaviour.bulk_import_validation == "submit":
+                errors = [_row_error(row, child(base, i)) for i, row in enumerate(rows)]
+                refused = [error for error in errors if error is not None]
+                if refused:
+                    raise ApiErrors(refused)
+            else:
+                for index, row in enumerate(rows):
+                    _check_import_row(row, child(base, index))
             ids = list(list_ids)
             for index, list_id in enumerate(ids):
                 self.get_list(list_id, pointer=f"/data/relationships/lists/data/{index}/id")
@@ -493,14 +526,15 @@ class Sandbox:
 
     def _import_row(self, job: BulkImportJob, index: int, row: dict[str, Any]) -> str:
         base = f"/data/attributes/profiles/data/{index}"
+        pointer = child(base, "attributes")
         patch = parse_property_patch(row.get("meta"), child(base, "meta"))
-        profile, _ = self.import_profile(
-            row["attributes"],
-            row.get("id"),
-            patch,
-            pointer=child(base, "attributes"),
-            id_pointer=child(base, "id"),
-        )
+        raw = row["attributes"]
+        if self.behaviour.bulk_import_null == "ignore":
+            raw = _without_nulls(raw)
+        attrs = parse_profile_attributes(raw, pointer, allow_kx=True)
+        # Bulk rows never drop an invalid phone: the row fails (or the job is refused).
+        check_profile_values(attrs, pointer)
+        profile, _ = self._import(attrs, row.get("id"), patch, pointer, child(base, "id"))
         now = self.clock.now()
         for list_id in job.list_ids:
             target = self.list_book.get(list_id)
@@ -525,3 +559,36 @@ def _check_import_row(row: Any, pointer: str) -> None:
             "A profile in a bulk import may be at most 100 KB.",
             pointer=pointer,
         )
+
+
+def _row_error(row: Any, pointer: str) -> ApiError | None:
+    """What is wrong with a bulk import row, shape or value, found before anything runs."""
+    try:
+        _check_import_row(row, pointer)
+        where = child(pointer, "attributes")
+        attrs = parse_profile_attributes(row["attributes"], where, allow_kx=True)
+        check_profile_values(attrs, where)
+        if row.get("id") is None:
+            require_identifier(attrs, where)
+    except ApiError as err:
+        return err
+    return None
+
+
+def _without_nulls(raw: Any) -> Any:
+    """A bulk row's attributes with every null left out, one level into objects too."""
+    if not isinstance(raw, dict):
+        return raw
+    kept: dict[str, Any] = {}
+    for key, value in raw.items():
+        if value is None:
+            continue
+        if key in ("location", "properties") and isinstance(value, dict):
+            value = {inner: item for inner, item in value.items() if item is not None}
+        kept[key] = value
+    return kept
+
+
+def _report(dropped: list[str] | None, found: Iterable[str]) -> None:
+    if dropped is not None:
+        dropped.extend(name for name in found if name not in dropped)

@@ -2,8 +2,9 @@
 
 Shape errors (wrong type, a string where an object belongs) are always answered at once.
 Value errors (a malformed email, a phone number that is not a valid E.164 number, no
-identifier) are answered at once by the single-profile endpoints and reported per profile by
-bulk import jobs, so the two kinds live in separate functions.
+identifier) are answered at once by the single-profile endpoints (or, for an invalid phone
+beside another identifier, dropped), and by bulk import jobs either for every bad row at submit
+or per row when imported, so the two kinds live in separate functions.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ._errors import ApiError, invalid
 __all__ = [
     "IDENTIFIERS",
     "LOCATION_FIELDS",
+    "PHONE_DETAIL",
     "STRING_FIELDS",
     "PropertyPatch",
     "check_profile_values",
@@ -209,8 +211,18 @@ def normalize_phone(value: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def check_profile_values(attributes: dict[str, Any], pointer: str) -> None:
-    """Validate email and phone values in place, storing the phone in E.164 form."""
+def check_profile_values(
+    attributes: dict[str, Any],
+    pointer: str,
+    *,
+    drop_invalid_phone: bool = False,
+    has_id: bool = False,
+) -> tuple[str, ...]:
+    """Validate email and phone values in place, storing the phone in E.164 form.
+
+    With ``drop_invalid_phone``, an invalid phone beside another identifier (a valid email, an
+    external id, or ``has_id``) is removed instead of refused; the fields removed are returned.
+    """
     email = attributes.get("email")
     if email is not None:
         email = email.strip()
@@ -220,11 +232,17 @@ def check_profile_values(attributes: dict[str, Any], pointer: str) -> None:
             )
         attributes["email"] = email
     phone = attributes.get("phone_number")
-    if phone is not None:
-        normalized = normalize_phone(phone)
-        if normalized is None:
-            raise invalid(PHONE_DETAIL, pointer=child(pointer, "phone_number"))
+    if phone is None:
+        return ()
+    normalized = normalize_phone(phone)
+    if normalized is not None:
         attributes["phone_number"] = normalized
+        return ()
+    others = has_id or any(attributes.get(name) for name in ("email", "external_id"))
+    if drop_invalid_phone and others:
+        del attributes["phone_number"]
+        return ("phone_number",)
+    raise invalid(PHONE_DETAIL, pointer=child(pointer, "phone_number"))
 
 
 def require_identifier(current: Mapping[str, Any], pointer: str) -> None:
@@ -245,7 +263,10 @@ def parse_property_patch(meta: Any, pointer: str) -> PropertyPatch | None:
     if meta is None:
         return None
     body = require_object(meta, pointer, "meta")
-    for key in body:
+    for key, value in body.items():
+        # The spec's own example sends "patch_identifiers": null, which asks for nothing.
+        if key == "patch_identifiers" and value is None:
+            continue
         if key != "patch_properties":
             detail = f"'{key}' in meta is not emulated by the sandbox."
             if key != "patch_identifiers":
