@@ -25,7 +25,7 @@ from klaviyo_sync.store import Store
 from klaviyo_sync.store._schema import failures, links, runs
 from klaviyo_sync.web import create_app
 
-TOKEN = "bench-dashboard-token"
+TOKEN = "bench-dashboard-token-0123456789-abcdef"
 KINDS = ("phone_rejected",) * 6 + ("klaviyo_unavailable",) * 3 + ("no_identifier",)
 PATHS = [
     "/",

@@ -484,13 +484,40 @@ def _progress(console: Console, *, enabled: bool) -> Iterator[Callable[[], None]
     default=None,
     help="Accept only this key (default: $KLAVIYO_API_KEY, else any key shaped pk_…).",
 )
+@click.option(
+    "--invalid-phone",
+    type=click.Choice(["drop", "refuse"]),
+    help="An invalid phone beside another identifier: dropped with a 2xx and "
+    "X-Klaviyo-Partial-Failure (Klaviyo today), or refused with a 400 (Klaviyo before).",
+)
+@click.option(
+    "--bulk-import-validation",
+    type=click.Choice(["submit", "row"]),
+    help="A bulk import job with bad rows: refused whole at submit, or its bad rows failed "
+    "one by one.",
+)
+@click.option(
+    "--bulk-import-null",
+    type=click.Choice(["ignore", "clear"]),
+    help="A null in a bulk import row: ignored (Klaviyo's guide) or clearing the field.",
+)
+@click.option(
+    "--default-opt-in",
+    type=click.Choice(["double_opt_in", "single_opt_in"]),
+    help="The account's opt-in process, for new lists and subscriptions that name no list.",
+)
 @_domain_errors
-def sandbox(host: str, port: int, no_rate_limits: bool, api_key: str | None) -> None:
-    """Run the local Klaviyo API emulator (revision 2026-07-15) until interrupted."""
-    from .sandbox import SandboxConfig, serve
+def sandbox(
+    host: str, port: int, no_rate_limits: bool, api_key: str | None, **behaviour: str | None
+) -> None:
+    """Run the local Klaviyo API emulator (every revision Klaviyo serves today) until
+    interrupted. Unset behaviour options keep the sandbox's defaults."""
+    from .sandbox import Behaviour, SandboxConfig, serve
 
+    chosen = Behaviour().updated({k: v for k, v in behaviour.items() if v is not None})
+    config = SandboxConfig(api_key=api_key, rate_limits=not no_rate_limits, behaviour=chosen)
     click.echo(f"Klaviyo sandbox on http://{host}:{port} (admin: /__sandbox__/profiles)")
-    serve(SandboxConfig(api_key=api_key, rate_limits=not no_rate_limits), host=host, port=port)
+    serve(config, host=host, port=port)
 
 
 @main.command()

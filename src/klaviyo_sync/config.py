@@ -58,6 +58,8 @@ TRIGGERS: tuple[Trigger, ...] = ("created", "updated")
 
 DEFAULT_BASE_URL = "https://a.klaviyo.com"
 DEFAULT_STORE = "sqlite:///klaviyo-sync.db"
+MIN_DASHBOARD_TOKEN_CHARS = 32
+MAKE_DASHBOARD_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 # config file key → field name
 _FILE_KEYS = {
@@ -170,6 +172,27 @@ class Settings(BaseSettings):
                 "(it starts with pk_) before running a command that talks to Klaviyo"
             )
         return self.klaviyo_api_key
+
+    def dashboard_token_problem(self) -> str | None:
+        """Why the dashboard token may not be used, or None (see ``dashboard_token_problem``)."""
+        return dashboard_token_problem(self.dashboard_token)
+
+
+def dashboard_token_problem(token: SecretStr | None) -> str | None:
+    """Why ``token`` may not open the dashboard (too short to resist guessing), or None.
+
+    Unset or empty is no problem: the dashboard then stays closed. The message never shows the
+    token, nor its length.
+    """
+    value = token.get_secret_value() if token is not None else ""
+    if not value or len(value) >= MIN_DASHBOARD_TOKEN_CHARS:
+        return None
+    return (
+        f"KLAVIYO_SYNC_DASHBOARD_TOKEN is shorter than {MIN_DASHBOARD_TOKEN_CHARS} characters, "
+        "too easy to guess. Make a good one with\n"
+        f"  {MAKE_DASHBOARD_TOKEN}\n"
+        "and set KLAVIYO_SYNC_DASHBOARD_TOKEN to what it prints."
+    )
 
 
 def load_settings(config: Path | None = None) -> Settings:

@@ -1,22 +1,32 @@
 """A dashboard to test against: the app over an in-process sandbox (``tests.world``), a real
-SQLite store, and a customer file as the configured source (what Manual Sync and retries read).
+store (SQLite, or PostgreSQL with ``open_dashboard``), and a customer file as the configured
+source (what Manual Sync and retries read).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 from klaviyo_sync.store import Store
+from klaviyo_sync.store._schema import metadata
 from klaviyo_sync.web import create_app
+from tests.postgres import postgres_wanted, require_postgres
 from tests.world import World
 
 TOKEN = "dashboard-token-0123456789-do-not-log"
+BACKENDS = ["sqlite", *(["postgresql"] if postgres_wanted() else [])]
+"""Stores a dashboard test may run on; both can be shared by several apps at once."""
 BAD_PHONE = "(555) 010-0199"  # possible, so it is sent; not valid, so Klaviyo refuses it
 GOOD_PHONE = "(415) 555-2671"
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
@@ -80,5 +90,62 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def make_app(world: World, store: Store) -> FastAPI:
-    return create_app(world.settings, store, connections=world.connections)
+def make_app(world: World, store: Store, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    if clock is None:
+        return create_app(world.settings, store, connections=world.connections)
+    return create_app(world.settings, store, connections=world.connections, clock=clock)
+
+
+class Clock:
+    """Aware datetimes that move only when told: give the same one to the store and the app."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def store_url(backend: str, tmp_path: Path) -> str:
+    """An empty store of ``backend``: a SQLite file, or the test PostgreSQL database emptied."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    url = require_postgres()
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            metadata.drop_all(conn)
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    finally:
+        engine.dispose()
+    return url
+
+
+@asynccontextmanager
+async def open_dashboard(
+    tmp_path: Path,
+    url: str,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    token: str = TOKEN,
+) -> AsyncIterator[Dashboard]:
+    """A dashboard on the store at ``url``; with ``clock``, the store and the app share it.
+    Opening a second one on the same ``url`` is a restart, or a second ``serve`` process."""
+    source = tmp_path / "customers.jsonl"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text("")
+    world = World.make(
+        tmp_path,
+        KLAVIYO_SYNC_STORE=url,
+        KLAVIYO_SYNC_DASHBOARD_TOKEN=token,
+        KLAVIYO_SYNC_SOURCE=str(source),
+        KLAVIYO_SYNC_TRIGGERS="updated",
+    )
+    with Store.open(url, clock=clock) as opened:
+        app = make_app(world, opened, clock=clock)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://web") as web:
+            yield Dashboard(world, opened, app, web)

@@ -4,31 +4,25 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import httpx
 import pytest
 from pydantic import SecretStr
+from starlette.requests import Request
 
 from klaviyo_sync.store import Store
 from klaviyo_sync.web import create_app
 from klaviyo_sync.web._auth import SESSION_COOKIE, SESSION_SECONDS, Gate
 
 from .conftest import client_for, event_body, settings, signed
-from .dashboard import TOKEN, Dashboard, csrf_of
+from .dashboard import TOKEN, Clock, Dashboard, csrf_of
 
 # the Gate
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_only_the_token_matches() -> None:
-    gate = Gate(SecretStr(TOKEN))
+def test_only_the_token_matches(store: Store) -> None:
+    gate = Gate(SecretStr(TOKEN), store)
 
     assert gate.token_matches(TOKEN)
     assert not gate.token_matches(TOKEN[:-1])
@@ -37,17 +31,19 @@ def test_only_the_token_matches() -> None:
 
 
 @pytest.mark.parametrize("token", [None, SecretStr("")])
-def test_without_a_token_nothing_matches_and_no_session_is_read(token: SecretStr | None) -> None:
-    gate = Gate(token)
-    other = Gate(SecretStr(""))
+def test_without_a_token_nothing_matches_and_no_session_is_read(
+    store: Store, token: SecretStr | None
+) -> None:
+    gate = Gate(token, store)
+    other = Gate(SecretStr(""), store)
 
     assert not gate.configured
     assert not gate.token_matches("")
     assert gate.decode(other.encode(other.new_session())) is None
 
 
-def test_a_session_survives_encoding_and_holds_no_token() -> None:
-    gate = Gate(SecretStr(TOKEN))
+def test_a_session_survives_encoding_and_holds_no_token(store: Store) -> None:
+    gate = Gate(SecretStr(TOKEN), store)
     session = gate.new_session()
 
     cookie = gate.encode(session)
@@ -67,31 +63,38 @@ def test_a_session_survives_encoding_and_holds_no_token() -> None:
         lambda c: "not base64!.also not",
     ],
 )
-def test_a_forged_session_is_refused(tamper: object) -> None:
-    gate = Gate(SecretStr(TOKEN))
+def test_a_forged_session_is_refused(store: Store, tamper: object) -> None:
+    gate = Gate(SecretStr(TOKEN), store)
     cookie = gate.encode(gate.new_session())
 
     assert callable(tamper)
     assert gate.decode(tamper(cookie)) is None
 
 
-def test_a_session_expires_and_a_revoked_one_is_refused() -> None:
+async def test_a_session_expires_and_a_revoked_one_is_refused(tmp_path: Path) -> None:
     clock = Clock()
-    gate = Gate(SecretStr(TOKEN), clock=clock)
-    first, second = gate.new_session(), gate.new_session()
+    with Store.open(f"sqlite:///{tmp_path / 'store.db'}", clock=clock) as store:
+        gate = Gate(SecretStr(TOKEN), store, clock=clock)
+        first, second = gate.new_session(), gate.new_session()
 
-    gate.revoke(first)
-    clock.now += SESSION_SECONDS - 1
-    assert gate.decode(gate.encode(first)) is None
-    assert gate.decode(gate.encode(second)) == second
-    clock.now += 1
-    assert gate.decode(gate.encode(second)) is None
+        await gate.revoke(first)
+        clock.advance(SESSION_SECONDS - 1)
+        assert await gate.session_of(request_with(gate.encode(first))) is None
+        assert await gate.session_of(request_with(gate.encode(second))) == second
+        clock.advance(1)
+        assert gate.decode(gate.encode(second)) is None
 
 
-def test_a_new_token_signs_everyone_out() -> None:
-    old, new = Gate(SecretStr(TOKEN)), Gate(SecretStr(TOKEN + "-rotated"))
+def test_a_new_token_signs_everyone_out(store: Store) -> None:
+    old, new = Gate(SecretStr(TOKEN), store), Gate(SecretStr(TOKEN + "-rotated"), store)
 
     assert new.decode(old.encode(old.new_session())) is None
+
+
+def request_with(cookie: str, client: str = "203.0.113.9") -> Request:
+    """A bare request carrying ``cookie``, from ``client``."""
+    header = f"{SESSION_COOKIE}={cookie}".encode()
+    return Request({"type": "http", "headers": [(b"cookie", header)], "client": (client, 4711)})
 
 
 # no token configured: closed, never open

@@ -43,6 +43,7 @@ def _refusal(description: str) -> dict[str, Any]:
 _ACCESS: dict[int | str, dict[str, Any]] = {
     401: _refusal("no credentials, or not the dashboard token"),
     403: _refusal(f"a session's change without the {CSRF_HEADER} header"),
+    429: _refusal("too many wrong tokens from this address: wait Retry-After seconds"),
     503: _refusal("KLAVIYO_SYNC_DASHBOARD_TOKEN is not set, or the store is unavailable"),
 }
 _KLAVIYO: dict[int | str, dict[str, Any]] = {
@@ -53,7 +54,7 @@ _KLAVIYO: dict[int | str, dict[str, Any]] = {
 
 def api_router(monitor: Monitor, gate: Gate) -> APIRouter:
     async def authenticated(request: Request) -> Principal:
-        return gate.api_principal(request, request.method)
+        return await gate.api_principal(request, request.method)
 
     router = APIRouter(
         prefix="/api",

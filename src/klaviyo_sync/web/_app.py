@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -33,6 +34,11 @@ __all__ = ["Lifespan", "create_app"]
 logger = logging.getLogger("klaviyo_sync.web")
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
 
 _DESCRIPTION = (
     "Keeps Klaviyo profiles in step with customer records. Every refusal is "
@@ -75,11 +81,15 @@ def create_app(
     on_enqueued: Callable[[], None] | None = None,
     lifespan: Lifespan | None = None,
     connections: Connections | None = None,
+    clock: Callable[[], datetime] = _utc_now,
 ) -> FastAPI:
     """The app. ``on_enqueued`` is called (on the event loop) after an event is queued, so an
     in-process worker can wake at once instead of waiting for its next poll; ``lifespan``
     starts and stops such a worker with the server. ``connections`` is how the dashboard's
-    manual syncs, retries and email lookups reach Klaviyo (default: from the settings)."""
+    manual syncs, retries and email lookups reach Klaviyo (default: from the settings).
+    ``clock`` (aware datetimes) is the dashboard's: session expiry, sign-in waits, the chart.
+
+    A dashboard token shorter than 32 characters is a ``ConfigError``."""
     app = _App(
         title="klaviyo-sync",
         version=__version__,
@@ -91,13 +101,13 @@ def create_app(
     )
     app.state.settings = settings
     app.state.store = store
-    gate = Gate(settings.dashboard_token)
+    gate = Gate(settings.dashboard_token, store, clock=clock)
     if not gate.configured:
         logger.warning(
             "the dashboard and /api/ are closed: KLAVIYO_SYNC_DASHBOARD_TOKEN is not set"
         )
     app.state.dashboard_gate = gate
-    monitor = Monitor(settings, store, connections=connections)
+    monitor = Monitor(settings, store, connections=connections, clock=clock)
     install_error_handlers(app, html=html_error(gate))
     app.add_exception_handler(LoginRequired, login_redirect)
     app.include_router(_health_router())

@@ -20,12 +20,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ..outcome import FAILURE_KINDS
-from ._auth import CSRF_FIELD, Gate, Session
+from ._auth import CSRF_FIELD, Gate, Session, client_address
 from ._chart import RANGES, Range, layout
 from ._errors import HtmlRenderer, WebError, wants_html
 from ._hooks import read_body
 from ._monitor import Monitor
 from ._monitor_models import MAX_RETRY_IDS, OUTCOME_KINDS, RetryRequest, SyncResult
+from ._throttle import Throttled
 
 __all__ = ["STATIC_DIR", "LoginRequired", "html_error", "login_redirect", "page_router"]
 
@@ -101,7 +102,7 @@ def html_error(gate: Gate) -> HtmlRenderer:
     """The renderer for refusals on page routes (see ``wants_html``)."""
 
     async def page(request: Request, status: int, code: str, message: str) -> Response:
-        session = gate.session_of(request) if gate.configured else None
+        session = await _shown_session(gate, request)
         return render(
             "error.html",
             session=session,
@@ -114,6 +115,29 @@ def html_error(gate: Gate) -> HtmlRenderer:
         )
 
     return page
+
+
+async def _shown_session(gate: Gate, request: Request) -> Session | None:
+    """Whether an error page shows the signed-in navigation; a store that cannot say (the
+    error may be that very store) leaves it out rather than failing the error page."""
+    if not gate.configured:
+        return None
+    try:
+        return await gate.session_of(request)
+    except WebError:
+        return None
+
+
+def _login_page(target: str, status: int, error: str) -> HTMLResponse:
+    return render(
+        "login.html",
+        session=None,
+        status=status,
+        title="Sign in",
+        nav=None,
+        next=target,
+        error=error,
+    )
 
 
 def _safe_next(target: str | None) -> str:
@@ -161,7 +185,7 @@ async def _signed_in(request: Request) -> Session:
     """The browser's session; without one, off to the login form (and back here after)."""
     gate = _gate(request)
     gate.require_configured()
-    session = gate.session_of(request)
+    session = await gate.session_of(request)
     if session is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target if request.method == "GET" else "/")
@@ -190,7 +214,7 @@ def page_router(monitor: Monitor, gate: Gate) -> APIRouter:
     @router.get("/login")
     async def login_form(request: Request, next: str | None = None) -> Response:
         gate.require_configured()
-        if gate.session_of(request) is not None:
+        if await gate.session_of(request) is not None:
             return RedirectResponse(_safe_next(next), status_code=303)
         return render(
             "login.html", session=None, title="Sign in", nav=None, next=_safe_next(next), error=None
@@ -201,25 +225,25 @@ def page_router(monitor: Monitor, gate: Gate) -> APIRouter:
         gate.require_configured()
         form = await _form(request)
         target = _safe_next(_one(form, "next"))
-        if not gate.token_matches(_one(form, "token")):
-            client = request.client.host if request.client else "an unknown client"
+        client = client_address(request)
+        try:
+            session = await gate.sign_in(client, _one(form, "token"))
+        except Throttled as err:
+            # Not logged: under attack that would be a line per request.
+            wait = f"try again in {err.retry_after} s"
+            page = _login_page(target, 429, f"Too many wrong tokens from your address: {wait}.")
+            page.headers["Retry-After"] = str(err.retry_after)
+            return page
+        if session is None:
             logger.warning("dashboard sign-in from %s refused: wrong token", client)
-            return render(
-                "login.html",
-                session=None,
-                status=401,
-                title="Sign in",
-                nav=None,
-                next=target,
-                error="That is not the dashboard token.",
-            )
+            return _login_page(target, 401, "That is not the dashboard token.")
         response = RedirectResponse(target, status_code=303)
-        gate.set_cookie(response, gate.new_session(), secure=request.url.scheme == "https")
+        gate.set_cookie(response, session, secure=request.url.scheme == "https")
         return response
 
     @router.post("/logout")
     async def logout(request: Request, session: SignedIn, form: Posted) -> Response:
-        gate.revoke(session)
+        await gate.revoke(session)
         response = RedirectResponse("/login", status_code=303)
         gate.clear_cookie(response, secure=request.url.scheme == "https")
         return response
