@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit sdk bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("klaviyo-sync needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -14,6 +14,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# Klaviyo's official SDK for the sandbox's tests, each version in its own folder (two versions
+# cannot share one environment); the tests run it in a subprocess with that folder on PYTHONPATH.
+SDK_VERSIONS := 24.0.0 25.0.0
+SDK_STAMPS := $(foreach v,$(SDK_VERSIONS),$(VENV)/sdk/klaviyo-api-$(v)/.installed)
+
+$(VENV)/sdk/klaviyo-api-%/.installed: | $(STAMP)
+	rm -rf $(VENV)/sdk/klaviyo-api-$*
+	$(BIN)/python -m pip install --quiet --target $(VENV)/sdk/klaviyo-api-$* klaviyo-api==$*
+	touch $@
+
+sdk: $(SDK_STAMPS)
 
 demo: $(STAMP)
 	$(BIN)/klaviyo-sync demo
@@ -25,7 +37,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(SDK_STAMPS)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck unit
