@@ -453,6 +453,11 @@ def serve(config: Path | None, host: str, port: int, no_worker: bool) -> None:
     from .service import serve as run_server
 
     settings = load_settings(config)
+    weak_token = settings.dashboard_token_problem()
+    if weak_token is not None:
+        # A usage error: nothing starts, as with a bad option.
+        click.echo(f"error: {weak_token}", err=True)
+        sys.exit(EXIT_USAGE)
     run_server(settings, host=host, port=port, worker=not no_worker)
 
 

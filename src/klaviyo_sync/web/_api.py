@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 
 from ..outcome import FailureKind, OutcomeKind
 from ._auth import CSRF_HEADER, Gate, Principal
@@ -28,12 +28,9 @@ from ._monitor_models import (
     SyncRequest,
     SyncResult,
 )
+from ._params import FailureIdPath, LimitQuery, OffsetQuery, RunIdPath
 
 __all__ = ["api_router"]
-
-Limit = Annotated[int, Query(ge=1, le=200, description="how many, at most 200")]
-Offset = Annotated[int, Query(ge=0, description="how many to skip")]
-FailureId = Annotated[int, Path(ge=1)]
 
 
 def _refusal(description: str) -> dict[str, Any]:
@@ -79,8 +76,8 @@ def api_router(monitor: Monitor, gate: Gate) -> APIRouter:
         ] = None,
         customer_id: Annotated[str | None, Query(max_length=200)] = None,
         include_resolved: bool = False,
-        limit: Limit = 50,
-        offset: Offset = 0,
+        limit: LimitQuery = 50,
+        offset: OffsetQuery = 0,
     ) -> FailurePage:
         return await monitor.failures(
             kind=kind,
@@ -96,7 +93,7 @@ def api_router(monitor: Monitor, gate: Gate) -> APIRouter:
         summary="One failure: Klaviyo's answer, the payload sent, the record",
         responses={404: _refusal("no such failure")},
     )
-    async def failure(failure_id: FailureId) -> FailureDetail:
+    async def failure(failure_id: FailureIdPath) -> FailureDetail:
         return await monitor.failure(failure_id)
 
     @router.post(
@@ -119,7 +116,7 @@ def api_router(monitor: Monitor, gate: Gate) -> APIRouter:
         responses={404: _refusal("no such failure")},
     )
     async def resolve(
-        failure_id: FailureId, request: Annotated[ResolveRequest | None, Body()] = None
+        failure_id: FailureIdPath, request: Annotated[ResolveRequest | None, Body()] = None
     ) -> FailureDetail:
         note = (request or ResolveRequest()).note
         return await monitor.resolve(failure_id, note)
@@ -153,14 +150,14 @@ def api_router(monitor: Monitor, gate: Gate) -> APIRouter:
         customer_id: Annotated[str | None, Query(max_length=200)] = None,
         email: Annotated[str | None, Query(max_length=320)] = None,
         profile_id: Annotated[str | None, Query(max_length=200)] = None,
-        limit: Limit = 50,
+        limit: LimitQuery = 50,
     ) -> LinkSearch:
         return await monitor.links(
             customer_id=customer_id, email=email, profile_id=profile_id, limit=limit
         )
 
     @router.get("/runs", summary="The latest runs, newest first")
-    async def runs(limit: Limit = 50) -> list[RunItem]:
+    async def runs(limit: LimitQuery = 50) -> list[RunItem]:
         return await monitor.runs(limit)
 
     @router.get(
@@ -169,10 +166,10 @@ def api_router(monitor: Monitor, gate: Gate) -> APIRouter:
         responses={404: _refusal("no such run")},
     )
     async def run(
-        run_id: Annotated[int, Path(ge=1)],
+        run_id: RunIdPath,
         kind: OutcomeKind | None = None,
-        limit: Limit = 100,
-        offset: Offset = 0,
+        limit: LimitQuery = 100,
+        offset: OffsetQuery = 0,
     ) -> RunDetail:
         return await monitor.run(run_id, kind=kind, limit=limit, offset=offset)
 

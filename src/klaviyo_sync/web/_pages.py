@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlencode
 import jinja2
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import TypeAdapter, ValidationError
 
 from ..outcome import FAILURE_KINDS
 from ._auth import CSRF_FIELD, Gate, Session, client_address
@@ -26,6 +27,15 @@ from ._errors import HtmlRenderer, WebError, wants_html
 from ._hooks import read_body
 from ._monitor import Monitor
 from ._monitor_models import MAX_RETRY_IDS, OUTCOME_KINDS, RetryRequest, SyncResult
+from ._params import (
+    MAX_ID,
+    FailureIdPath,
+    LimitQuery,
+    OffsetQuery,
+    RunIdPath,
+    StoreId,
+    range_message,
+)
 from ._throttle import Throttled
 
 __all__ = ["STATIC_DIR", "LoginRequired", "html_error", "login_redirect", "page_router"]
@@ -35,6 +45,7 @@ logger = logging.getLogger("klaviyo_sync.web")
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_FORM_BYTES = 64 * 1024
 PAGE_SIZE = 50
+_FAILURE_ID: TypeAdapter[int] = TypeAdapter(StoreId)
 
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -163,12 +174,28 @@ def _one(form: dict[str, list[str]], name: str, default: str = "") -> str:
     return values[0] if values else default
 
 
-def _kind(value: str | None) -> str | None:
+def _kind(value: str | None, *, status: int = 422) -> str | None:
+    """A failure kind from a form (422 when unknown) or a page's query (``status=400``)."""
     if not value:
         return None
     if value not in FAILURE_KINDS:
-        raise WebError(422, "invalid_request", f"{value!r} is not a failure kind")
+        raise WebError(status, "invalid_request", f"{value!r} is not a failure kind")
     return value
+
+
+def _retry_request(form: dict[str, list[str]]) -> RetryRequest:
+    """What the Error Logs' retry form asks for: ticked ids, or all (of a kind)."""
+    if _one(form, "all"):
+        return RetryRequest.model_validate({"all": True, "kind": _kind(_one(form, "kind"))})
+    try:
+        ids = [_FAILURE_ID.validate_python(value) for value in form.get("id", [])]
+    except ValidationError:
+        raise WebError(422, "invalid_request", f"id: {range_message(1, MAX_ID)}") from None
+    if not ids:
+        raise WebError(422, "nothing_selected", "select at least one failure")
+    if len(ids) > MAX_RETRY_IDS:
+        raise WebError(422, "invalid_request", f"select at most {MAX_RETRY_IDS} failures")
+    return RetryRequest(ids=ids)
 
 
 def _query(base: str, **params: Any) -> str:
@@ -274,11 +301,11 @@ def page_router(monitor: Monitor, gate: Gate) -> APIRouter:
         kind: Annotated[str, Query(max_length=40)] = "",
         text: Annotated[str, Query(max_length=200)] = "",
         include_resolved: bool = False,
-        offset: Annotated[int, Query(ge=0)] = 0,
-        limit: Annotated[int, Query(ge=1, le=200)] = PAGE_SIZE,
+        offset: OffsetQuery = 0,
+        limit: LimitQuery = PAGE_SIZE,
     ) -> Response:
         filters: dict[str, Any] = {
-            "kind": _kind(kind),
+            "kind": _kind(kind, status=400),
             "text": text.strip() or None,
             "include_resolved": include_resolved,
         }
@@ -303,7 +330,7 @@ def page_router(monitor: Monitor, gate: Gate) -> APIRouter:
         )
 
     @router.get("/failures/{failure_id}")
-    async def failure(session: SignedIn, failure_id: int) -> Response:
+    async def failure(session: SignedIn, failure_id: FailureIdPath) -> Response:
         data = await monitor.failure(failure_id)
         return render(
             "failure.html",
@@ -315,19 +342,7 @@ def page_router(monitor: Monitor, gate: Gate) -> APIRouter:
 
     @router.post("/failures/retry")
     async def retry(session: SignedIn, form: Posted) -> Response:
-        try:
-            if _one(form, "all"):
-                request = RetryRequest.model_validate(
-                    {"all": True, "kind": _kind(_one(form, "kind"))}
-                )
-            else:
-                ids = [int(i) for i in form.get("id", [])]
-                if not ids:
-                    raise WebError(422, "nothing_selected", "select at least one failure")
-                request = RetryRequest(ids=ids)
-        except ValueError as err:
-            raise WebError(422, "invalid_request", str(err)) from None
-        report = await monitor.retry(request)
+        report = await monitor.retry(_retry_request(form))
         return render(
             "retried.html",
             session=session,
@@ -338,7 +353,7 @@ def page_router(monitor: Monitor, gate: Gate) -> APIRouter:
         )
 
     @router.post("/failures/{failure_id}/resolve")
-    async def resolve(session: SignedIn, failure_id: int, form: Posted) -> Response:
+    async def resolve(session: SignedIn, failure_id: FailureIdPath, form: Posted) -> Response:
         note = _one(form, "note").strip()[:500] or "resolved in the dashboard"
         await monitor.resolve(failure_id, note)
         return RedirectResponse(f"/failures/{failure_id}", status_code=303)
@@ -409,13 +424,13 @@ def page_router(monitor: Monitor, gate: Gate) -> APIRouter:
     @router.get("/runs/{run_id}")
     async def run(
         session: SignedIn,
-        run_id: int,
+        run_id: RunIdPath,
         kind: Annotated[str, Query(max_length=40)] = "",
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: OffsetQuery = 0,
     ) -> Response:
         chosen = kind if kind in OUTCOME_KINDS else None
         if kind and chosen is None:
-            raise WebError(422, "invalid_request", f"{kind!r} is not an outcome kind")
+            raise WebError(400, "invalid_request", f"{kind!r} is not an outcome kind")
         data = await monitor.run(run_id, kind=chosen, limit=PAGE_SIZE * 2, offset=offset)
         total = data.run.counts.get(chosen, 0) if chosen else data.run.total
         step = PAGE_SIZE * 2
