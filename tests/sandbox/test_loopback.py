@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from klaviyo_sync.sandbox import FaultRule, SandboxConfig, running_sandbox
+from klaviyo_sync.sandbox import Behaviour, FaultRule, ManualClock, SandboxConfig, running_sandbox
 
 from .conftest import HEADERS, JSON_API, KEY, check_response, profile_doc
 
@@ -56,3 +56,37 @@ def test_the_server_stops_on_exit() -> None:
         base_url = running.base_url
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{base_url}/__sandbox__", timeout=2)
+
+
+def test_todays_klaviyo_over_the_wire() -> None:
+    today = Behaviour(
+        invalid_phone="drop",
+        bulk_import_validation="submit",
+        bulk_import_null="ignore",
+        default_opt_in="double_opt_in",
+    )
+    config = SandboxConfig(rate_limits=False, clock=ManualClock(), behaviour=today)
+    with (
+        running_sandbox(config) as running,
+        httpx.Client(base_url=running.base_url, headers=HEADERS, timeout=5) as client,
+    ):
+        retired = client.get("/api/profiles", headers={"revision": "2024-10-15"})
+        check_response("GET", "/api/profiles", retired)
+        assert retired.status_code == 410
+        doc = profile_doc({"email": "ada@example.com", "phone_number": "+1555"})
+        created = client.post("/api/profiles", json=doc, headers={"Content-Type": JSON_API})
+        check_response("POST", "/api/profiles", created)
+        assert created.status_code == 201
+        assert created.headers["X-Klaviyo-Partial-Failure"] == "phone_number"
+        rows = [{"type": "profile", "attributes": {"email": e}} for e in ("b@example.com", "bad")]
+        job = {
+            "data": {"type": "profile-bulk-import-job", "attributes": {"profiles": {"data": rows}}}
+        }
+        refused = client.post(
+            "/api/profile-bulk-import-jobs", json=job, headers={"Content-Type": JSON_API}
+        )
+        check_response("POST", "/api/profile-bulk-import-jobs", refused)
+        assert refused.status_code == 400
+        assert [e["source"]["pointer"] for e in refused.json()["errors"]] == [
+            "/data/attributes/profiles/data/1/attributes/email"
+        ]
