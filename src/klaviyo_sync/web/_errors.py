@@ -111,7 +111,18 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         for err in exc.errors()
     )
     message = problems or "the request is invalid"
-    return await _refusal(request, 422, "invalid_request", message, None)
+    return await _refusal(
+        request, _validation_status(request, exc), "invalid_request", message, None
+    )
+
+
+def _validation_status(request: Request, exc: RequestValidationError) -> int:
+    """422 for the API. A page answers as a browser expects: a path that names something that
+    cannot exist (``/failures/-1``) is not found, a bad query is a bad request."""
+    if not getattr(request.state, "wants_html", False):
+        return 422
+    in_path = any(tuple(err.get("loc", ()))[:1] == ("path",) for err in exc.errors())
+    return 404 if in_path else 400
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:

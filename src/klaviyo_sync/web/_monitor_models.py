@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from ..outcome import FailureKind, OutcomeKind
+from ._params import StoreId
 
 __all__ = [
     "OUTCOME_KINDS",
@@ -94,7 +95,7 @@ class FailurePage(BaseModel):
 class RetryRequest(BaseModel):
     """Name failures by id, or ask for all open ones (of ``kind``)."""
 
-    ids: list[int] = Field(default_factory=list, max_length=MAX_RETRY_IDS)
+    ids: list[StoreId] = Field(default_factory=list, max_length=MAX_RETRY_IDS)
     all: bool = Field(default=False, description="the newest open failures, up to the limit")
     kind: FailureKind | None = Field(default=None, description="with all: only this kind")
 
