@@ -50,14 +50,7 @@ from ._failures import failed, failure_from_error
 from ._lookup import look_up
 from ._plan import BatchPlan, Planned
 
-__all__ = [
-    "STUCK_KINDS",
-    "Planner",
-    "conflict_outcome",
-    "duplicate_of",
-    "lookup_failed",
-    "unreadable",
-]
+__all__ = ["STUCK_KINDS", "Planner", "conflict_outcome", "duplicate_of", "unreadable"]
 
 Item = Customer | InvalidRecordError
 Profile = dict[str, Any]
@@ -90,7 +83,7 @@ class _Found:
             value = p.draft.attributes.get(identifier)
             error = self.failed.get(identifier, {}).get(value) if isinstance(value, str) else None
             if error is not None:
-                return lookup_failed(p, error, f"its {identifier}")
+                return _lookup_failed(p, error, f"its {identifier}")
         return None
 
 
@@ -361,13 +354,13 @@ def _read_failures(
 ) -> list[Outcome]:
     """Failures of the customers whose profile could not be read by id."""
     return [
-        lookup_failed(p, failed_ids[p.profile_id], what)
+        _lookup_failed(p, failed_ids[p.profile_id], what)
         for p in planned
         if p.profile_id is not None and p.profile_id in failed_ids
     ]
 
 
-def lookup_failed(p: Planned, error: KlaviyoSyncError, what: str) -> Outcome:
+def _lookup_failed(p: Planned, error: KlaviyoSyncError, what: str) -> Outcome:
     """A customer whose lookup failed all its tries: failed, and nothing written for it.
 
     Retryable when the error is (an outage, a rate limit): a later run reads it again."""
