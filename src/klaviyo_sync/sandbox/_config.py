@@ -37,7 +37,7 @@ class Behaviour:
     """``submit``: a bulk import job with any invalid row is a 400 naming every bad row, and
     nothing is imported (Klaviyo today); ``row``: the job is accepted and bad rows fail one by
     one in ``import-errors``"""
-    bulk_import_null: str = "clear"
+    bulk_import_null: str = "ignore"
     """``ignore``: a null in a bulk import row leaves the field as it is (Klaviyo's bulk import
     guide); ``clear``: it clears the field (seed 000's report)"""
     default_opt_in: str = "single_opt_in"
