@@ -4,6 +4,10 @@ A customer arrives as JSON-like data (``Id``, ``EmailAddress``, ``FirstName``, `
 ``Company``, ``Phone``, ``Addresses[]``, ``CustomFields{}``). ``Customer.from_record`` checks the
 types of the known fields and keeps every key, known or not, in ``raw`` so formulas can reach
 fields this model does not name.
+
+A record holding, anywhere (keys too), what no store can keep (a NUL character, an unpaired
+surrogate, NaN: see ``storable``) is refused as it is read, naming the field, so it fails alone
+instead of stopping the batch it would be written with.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .exceptions import InvalidRecordError
+from .storable import escape, find_unstorable, is_storable
 
-__all__ = ["Address", "Customer"]
+__all__ = ["Address", "Customer", "readable_id"]
 
 _TEXT_FIELDS = ("EmailAddress", "FirstName", "LastName", "Company", "Phone")
 _ADDRESS_TEXT = ("Address1", "Address2", "City", "Region", "PostalCode", "Country", "PhoneNumber")
@@ -57,12 +62,20 @@ class Customer:
         return next((a for a in self.addresses if a.is_primary_billing), None)
 
     @classmethod
-    def from_record(cls, record: Any, *, where: str | None = None) -> Customer:
-        """Build a customer from decoded JSON, or raise InvalidRecordError saying what is wrong."""
+    def from_record(
+        cls, record: Any, *, where: str | None = None, screened: bool = False
+    ) -> Customer:
+        """Build a customer from decoded JSON, or raise InvalidRecordError saying what is wrong.
+
+        ``screened``: the caller has ruled out what no store can keep (the JSON Lines source
+        does, from the line's text, more cheaply than the pass over the record made here).
+        """
         if not isinstance(record, Mapping):
             raise InvalidRecordError(
                 f"a customer must be an object, got {_type_name(record)}", where=where
             )
+        if not screened and not is_storable(record):
+            raise _unstorable(record, where)
         customer_id = _customer_id(record.get("Id"), where)
         try:
             text = {name: _text(record.get(name), name) for name in _TEXT_FIELDS}
@@ -83,8 +96,31 @@ class Customer:
         )
 
 
+def readable_id(value: Any) -> str | None:
+    """The customer id a record carries, if it has a usable one, for error reports: as text a
+    store can keep (``storable.escape``), so even a failure about an id holding a NUL is logged.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return escape(str(value).strip()) or None
+
+
 class _FieldError(ValueError):
     pass
+
+
+def _unstorable(record: Mapping[str, Any], where: str | None) -> InvalidRecordError:
+    # Every field is refused rather than cleaned: each may be sent to Klaviyo (by a mapping row
+    # or a formula) and is kept with the failure or in the queue, and quietly changing a value
+    # bound for the system of record is what this tool must not do. These characters are also
+    # a broken export's mark (a C string's end, a UTF-16 text cut in half): worth seeing.
+    problem = find_unstorable(record)
+    reason = str(problem) if problem else "holds text or a number that no store can keep"
+    raw_id = record.get("Id")
+    customer_id = readable_id(raw_id)
+    if isinstance(raw_id, str) and customer_id is not None and customer_id != raw_id.strip():
+        reason += f"; this failure is logged under Id '{customer_id}', the Id with it escaped"
+    return InvalidRecordError(reason, where=where, customer_id=customer_id)
 
 
 def _type_name(value: Any) -> str:

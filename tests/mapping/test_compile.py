@@ -259,8 +259,9 @@ def test_non_text_for_an_attribute_is_a_formula_error(value: Any) -> None:
 
 
 def test_non_finite_number_for_a_property_is_a_formula_error() -> None:
+    # A customer holding NaN is refused as it is read; a formula can still make one.
     with pytest.raises(FormulaError, match="finite"):
-        draft(rows(("Score", "field", "CustomFields.V")), bare(CustomFields={"V": float("nan")}))
+        draft(rows(("Score", "formula", "custom('V') | float")), bare(CustomFields={"V": "nan"}))
 
 
 # --- compile-time errors -------------------------------------------------------------------

@@ -110,16 +110,10 @@ def _open_gzip(path: Path) -> IO[bytes]:
     return cast(IO[bytes], gzip.open(path, "rb"))
 
 
-def to_customer(value: Any, where: str) -> Customer | InvalidRecordError:
-    """A decoded record as a customer, or the error saying why it is not one."""
+def to_customer(value: Any, where: str, *, screened: bool = False) -> Customer | InvalidRecordError:
+    """A decoded record as a customer, or the error saying why it is not one; ``screened`` as
+    in ``Customer.from_record``."""
     try:
-        return Customer.from_record(value, where=where)
+        return Customer.from_record(value, where=where, screened=screened)
     except InvalidRecordError as err:
         return err
-
-
-def readable_id(value: Any) -> str | None:
-    """The customer id a record carries, if it has a usable one (for error reports)."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return None
-    return str(value).strip() or None

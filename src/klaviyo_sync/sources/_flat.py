@@ -26,9 +26,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..customer import Customer
+from ..customer import Customer, readable_id
 from ..exceptions import InvalidRecordError
-from ._base import readable_id
 
 __all__ = ["customer_from_flat", "record_from_flat"]
 
