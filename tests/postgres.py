@@ -14,6 +14,8 @@ from functools import cache
 import pytest
 import sqlalchemy as sa
 
+from klaviyo_sync.store._schema import metadata
+
 POSTGRES_URL = os.environ.get(
     "KLAVIYO_SYNC_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -49,3 +51,17 @@ def require_postgres() -> str:
 def postgres_wanted() -> bool:
     """Whether to collect PostgreSQL variants: when reachable, and always in CI."""
     return REQUIRED or postgres_problem() is None
+
+
+def fresh_postgres() -> str:
+    """``require_postgres``'s URL with the store's tables dropped, for a test that opens a
+    store there and wants it empty."""
+    url = require_postgres()
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            metadata.drop_all(conn)
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    finally:
+        engine.dispose()
+    return url

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from ..config import Trigger
 from ..customer import Customer
 from ..exceptions import InvalidRecordError
+from ..storable import escape
 from ._errors import WebError
 
 __all__ = [
@@ -74,7 +75,12 @@ class Decision:
 
 
 def parse_event(body: bytes) -> ParsedEvent:
-    """Decode and check an event; raise EventRejected (400 or 422) saying what is wrong."""
+    """Decode and check an event; raise EventRejected (400 or 422) saying what is wrong.
+
+    A customer holding what no store can keep (a NUL, an unpaired surrogate: ``storable``) is
+    a 422 naming the field, never queued: sent again it would fail the same way. What is
+    recorded of a refusal (its event name, the customer id) is escaped so it can be.
+    """
     data = _decode(body)
     if not isinstance(data, dict):
         raise EventRejected(
@@ -135,7 +141,8 @@ def _event_name(value: Any) -> EventName:
         return value
     if value is None:
         raise EventRejected(422, "invalid_event", f"missing event: expected one of {_EXPECTED}")
-    recorded = value[:_RECORDED_NAME_LIMIT] if isinstance(value, str) else _UNKNOWN
+    # Escaped: the event log keeps the name, and a NUL in it would fail to be stored.
+    recorded = escape(value[:_RECORDED_NAME_LIMIT]) if isinstance(value, str) else _UNKNOWN
     raise EventRejected(
         422,
         "invalid_event",
