@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from ..outcome import AuditEntry, Failure, Link, Outcome
 from ._audit import insert_audit
-from ._redact import redact, scrub_text
+from ._redact import redact, storable_text
 from ._retry import retry_delay
 from ._schema import UTCDateTime, failures, fingerprints, links, outcomes
 from ._upsert import upsert
@@ -79,7 +79,7 @@ def write_batch(
 def _key(failure: Failure) -> _Key:
     if failure.customer_id is not None:
         return (failure.customer_id, failure.kind, "")
-    return (None, failure.kind, scrub_text(failure.message))
+    return (None, failure.kind, storable_text(failure.message))
 
 
 def _record_failures(
@@ -144,7 +144,7 @@ def next_retry_at(now: datetime, failure: Failure, attempts: int) -> datetime | 
 def _failure_values(failure: Failure) -> dict[str, Any]:
     return {
         "stage": failure.stage,
-        "message": scrub_text(failure.message),
+        "message": storable_text(failure.message),
         "retryable": failure.retryable,
         "detail": redact(failure.detail),
     }

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-__all__ = ["redact", "scrub_text"]
+from ..storable import escape
+
+__all__ = ["redact", "scrub_text", "storable_text"]
 
 # Header-like names compared after lower-casing and turning "-" into "_".
 _SECRET_KEYS = frozenset(
@@ -34,13 +37,24 @@ def scrub_text(text: str) -> str:
     return _KEY_IN_TEXT.sub(REDACTED, text)
 
 
+def storable_text(text: str) -> str:
+    """``scrub_text``, with any NUL or unpaired surrogate escaped (``storable.escape``): for the
+    error log's text columns, where one such character would fail the batch's transaction.
+    Customers holding one are refused as they are read; this keeps a message that quotes
+    something else (a file name, Klaviyo's answer) from doing it."""
+    return escape(scrub_text(text))
+
+
 def is_secret_key(key: object) -> bool:
     return isinstance(key, str) and key.strip().lower().replace("-", "_") in _SECRET_KEYS
 
 
 def _clean(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float):
+    if value is None or isinstance(value, bool | int):
         return value
+    if isinstance(value, float):
+        # JSON has no NaN or Infinity and PostgreSQL's json refuses them: kept as their names.
+        return value if math.isfinite(value) else str(value)
     if isinstance(value, str):
         return scrub_text(value)
     if isinstance(value, Mapping):
