@@ -236,18 +236,40 @@ FAILING_AT_RUN_TIME = [
     "coalesce(EmailAddress.format)",
     "e164(EmailAddress.format)",
     "EmailAddress % 1",
+    "EmailAddress * 10000000",
+    "10000000 * EmailAddress",
+    "[EmailAddress] * 10000000",
+    "(EmailAddress * 1000) | replace('a', 'a' * 2000)",
+    "(FirstName * 100) | replace('', 'b' * 100000)",
+    "customer | map('center') | list",
+    "[EmailAddress * 1000000] * 2",
+    "[[EmailAddress * 100] * 1000] * 2",
+    "(EmailAddress * 600) | list | join('y' * 1000)",
+    "([EmailAddress] * 1) * 1000000",
+    "Addresses | join(EmailAddress * 6000)",
+]
+
+# The same bombs built from constants only: the same for every customer, so found at compile
+# time (see tests/mapping/test_limits.py).
+REFUSED_AT_COMPILE = [
     "'a' * 10000000",
     "10000000 * 'a'",
     "['a'] * 10000000",
     "('a' * 1000) | replace('a', 'a' * 2000)",
     "('a' * 100) | replace('', 'b' * 100000)",
-    "customer | map('center') | list",
     "['x' * 1000000] * 2",
     "[['x' * 1000] * 1000] * 2",
     "('x' * 1000000) | list | join('y' * 1000000)",
     "(['x' * 1000000] * 1) * 1000000",
     "Addresses | join('y' * 1000000)",
 ]
+
+
+@pytest.mark.parametrize("formula", REFUSED_AT_COMPILE)
+def test_constant_bombs_are_refused_at_compile_time(formula: str) -> None:
+    with pytest.raises(MappingError, match="whatever the customer") as caught:
+        evaluate(formula)
+    assert (caught.value.collection, caught.value.row) == ("add", "Value")
 
 
 @pytest.mark.parametrize("formula", FAILING_AT_RUN_TIME)

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from klaviyo_sync.customer import Customer
 from klaviyo_sync.draft import CLEAR, PROFILE_ATTRIBUTES, PROFILE_LOCATION, parse_destination
+from klaviyo_sync.exceptions import FormulaError
 from klaviyo_sync.mapping import (
     Collection,
     CompiledCollection,
@@ -174,6 +175,17 @@ def _nulls(value: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     return []
 
 
+def _draft(compiled: CompiledCollection, customer: Customer, profile_id: str | None) -> Any:
+    """The draft, or None when a formula refused to build a value past its size limit: two
+    huge names joined by the Title row do, the one failure allowed (see test_limits.py)."""
+    try:
+        return compiled.draft(customer, profile_id=profile_id)
+    except FormulaError as err:
+        if "(the limit)" not in str(err):
+            raise
+        return None
+
+
 @settings(
     max_examples=300,
     deadline=None,
@@ -185,7 +197,9 @@ def test_no_null_unless_a_row_says_clear(record: dict[str, Any], linked: bool) -
     customer = Customer.from_record(record, screened=True)
     profile_id = "01HLINKED" if linked else None
     for collection, compiled in COMPILED:
-        draft = compiled.draft(customer, profile_id=profile_id)
+        draft = _draft(compiled, customer, profile_id)
+        if draft is None:
+            continue
         for part in (draft.attributes, draft.location, draft.properties):
             assert None not in part.values()
             for value in part.values():

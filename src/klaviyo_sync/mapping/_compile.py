@@ -13,6 +13,7 @@ maps, so "left as it is because the source was empty" can be told from "not mapp
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -24,6 +25,7 @@ from ..customer import Customer
 from ..draft import CLEAR, Destination, Draft, parse_destination
 from ..exceptions import FormulaError, MappingError
 from ._formula import FormulaScope, FormulaSyntaxError, compile_formula
+from ._limits import Clock
 from ._model import KINDS, ON_VALUES, WHEN_EMPTY, Collection, MappingRow, PhoneSettings
 from ._values import Unusable, lookup_path, parse_path, to_bool, to_json, to_text
 
@@ -39,6 +41,7 @@ __all__ = [
 # Destinations where "clear" has no meaning: an empty value already leaves them as they are.
 _NO_CLEAR: Final = frozenset({"type", "id", "subscribe", "list", "uclist"})
 _NOTE_LIMIT: Final = 40
+_SHOWN_FORMULA: Final = 80  # a longer formula is cut in messages: it is in the mapping file
 # Consent Klaviyo may hold as unsubscribed: UCLIST_ adds to a list without touching consent.
 _CONSENT: Final = frozenset({"subscribe", "list"})
 CREATE_ONLY_ON_UPDATE: Final = 'on = "create" rows are never sent on updates'
@@ -220,12 +223,17 @@ def _field_key(target: Destination) -> str | None:
     return None
 
 
-def compile_collection(collection: Collection, *, phone: PhoneSettings) -> CompiledCollection:
-    """Compile every row once; the first problem raises MappingError naming collection and row."""
+def compile_collection(
+    collection: Collection, *, phone: PhoneSettings, clock: Clock = time.monotonic
+) -> CompiledCollection:
+    """Compile every row once; the first problem raises MappingError naming collection and row.
+
+    ``clock`` gives the time for the formulas' deadlines (see ``_limits``); tests pass their own.
+    """
     problem = region_problem(phone)
     if problem:
         raise MappingError(problem)
-    rows, errors = compile_rows(collection)
+    rows, errors = compile_rows(collection, clock=clock)
     if errors:
         raise errors[0]
     return CompiledCollection(collection.name, rows, replace(phone, region=phone.region.upper()))
@@ -253,7 +261,9 @@ def region_problem(phone: PhoneSettings) -> str | None:
     )
 
 
-def compile_rows(collection: Collection) -> tuple[tuple[_CompiledRow, ...], list[MappingError]]:
+def compile_rows(
+    collection: Collection, *, clock: Clock = time.monotonic
+) -> tuple[tuple[_CompiledRow, ...], list[MappingError]]:
     """Compile every row, collecting every problem instead of stopping at the first."""
     compiled: list[_CompiledRow] = []
     errors: list[MappingError] = []
@@ -267,7 +277,7 @@ def compile_rows(collection: Collection) -> tuple[tuple[_CompiledRow, ...], list
                 raise _RowProblem(
                     f"{CREATE_ONLY_ON_UPDATE}: a create-only row belongs in the add collection only"
                 )
-            compiled.append(_compile_row(row))
+            compiled.append(_compile_row(row, clock))
         except _RowProblem as problem:
             errors.append(MappingError(str(problem), collection=collection.name, row=_name(row)))
     return tuple(compiled), errors
@@ -281,7 +291,7 @@ def _name(row: MappingRow) -> str:
     return row.destination if isinstance(row.destination, str) else repr(row.destination)
 
 
-def _compile_row(row: MappingRow) -> _CompiledRow:
+def _compile_row(row: MappingRow, clock: Clock) -> _CompiledRow:
     if not isinstance(row.destination, str) or not row.destination.strip():
         raise _RowProblem("the destination must be a non-empty name")
     if row.kind not in KINDS:
@@ -308,7 +318,7 @@ def _compile_row(row: MappingRow) -> _CompiledRow:
         return _compile_static(row, target)
     if row.kind == "field":
         return _compile_field(row, target)
-    return _compile_formula(row, target)
+    return _compile_formula(row, target, clock)
 
 
 def _compile_static(row: MappingRow, target: Destination) -> _CompiledRow:
@@ -340,15 +350,20 @@ def _compile_field(row: MappingRow, target: Destination) -> _CompiledRow:
     )
 
 
-def _compile_formula(row: MappingRow, target: Destination) -> _CompiledRow:
+def _compile_formula(row: MappingRow, target: Destination, clock: Clock) -> _CompiledRow:
     _no_type(row, target)
+    origin = f"formula {_shown(row.source)!r}"
     try:
-        formula = compile_formula(row.source)
+        formula = compile_formula(row.source, clock=clock)
     except FormulaSyntaxError as err:
-        raise _RowProblem(f"formula {row.source!r}: {err}") from None
-    return _CompiledRow(
-        row, target, lambda _customer, scope: formula.evaluate(scope), f"formula {row.source!r}"
-    )
+        raise _RowProblem(f"{origin}: {err}") from None
+    return _CompiledRow(row, target, lambda _customer, scope: formula.evaluate(scope), origin)
+
+
+def _shown(source: Any) -> Any:
+    if not isinstance(source, str) or len(source) <= _SHOWN_FORMULA:
+        return source
+    return source[: _SHOWN_FORMULA - 1] + "…"
 
 
 def _no_type(row: MappingRow, target: Destination) -> None:

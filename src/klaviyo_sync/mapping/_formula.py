@@ -18,32 +18,57 @@ A formula is one Jinja2 expression (``e164(Phone)``, ``billing.City | title``,
 What it cannot do, checked when the formula is compiled and again while it runs: call anything
 but the helpers above (no methods, so no ``.format``), touch a name or key that starts with
 ``_``, use Jinja's own globals (``range``, ``lipsum``, ``cycler``, ``self``...), raise to a
-power, format text with ``%``, or build text or lists past a size limit by repeating, replacing
-or joining.
+power, format text with ``%``, or go past the limits of ``_limits`` (size of what it builds,
+time per customer, nesting).
+
+A part of a formula that reads nothing from the customer (``'a' * 3``, ``[1, 2] | sum``) is
+evaluated once when the formula is compiled, under the same limits, so a part that would go
+past one is a compile error ``check`` reports instead of a failure of every customer.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
-from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes, pass_eval_context
-from jinja2.environment import TemplateExpression
+from jinja2 import (
+    ChainableUndefined,
+    TemplateSyntaxError,
+    nodes,
+    pass_environment,
+    pass_eval_context,
+)
+from jinja2.compiler import has_safe_repr
+from jinja2.environment import Environment, TemplateExpression
 from jinja2.exceptions import SecurityError, TemplateError
-from jinja2.filters import do_join
+from jinja2.filters import do_join, do_sum
 from jinja2.nodes import EvalContext
 from jinja2.parser import Parser
-from jinja2.runtime import Context
+from jinja2.runtime import Context, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
 
 from ..customer import Address, Customer
 from ..phone import normalize_phone
+from ._limits import (
+    MAX_DEPTH,
+    MAX_TEXT,
+    Clock,
+    FormulaLimitError,
+    check_product,
+    check_repeat,
+    current,
+    depth_problem,
+    limited,
+    nesting_message,
+    weight,
+)
 from ._model import PhoneSettings
 from ._values import is_empty, to_text
 
 __all__ = [
     "HELPERS",
-    "MAX_SIZE",
     "Formula",
     "FormulaScope",
     "FormulaSyntaxError",
@@ -64,9 +89,6 @@ _SAFE_FILTERS: Final = frozenset(
     | {"sort", "string", "striptags", "sum", "title", "tojson", "trim", "truncate", "unique"}
     | {"upper", "urlencode", "wordcount"}
 )
-# Longest text or list a formula may build by repeating or replacing: generous for profile
-# data, small enough that ``'x' * 10**12`` fails at once instead of eating the machine.
-MAX_SIZE: Final = 1_000_000
 
 
 class FormulaSyntaxError(ValueError):
@@ -80,7 +102,8 @@ def helper(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class _FormulaEnvironment(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**", "%"})
+    # ``+`` and ``*`` can grow text, lists and numbers; ``**`` and text ``%`` are refused.
+    intercepted_binops = frozenset({"+", "*", "**", "%"})
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         return not attr.startswith("_") and super().is_safe_attribute(obj, attr, value)
@@ -113,16 +136,23 @@ class _FormulaEnvironment(ImmutableSandboxedEnvironment):
             raise SecurityError(
                 f"only the helpers can be called in a formula: {', '.join(sorted(_CALLABLE))}"
             )
+        current.budget.tick()
         return __obj(*args, **kwargs)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        spend = current.budget
+        spend.tick()
         if operator == "**":
             raise SecurityError("the ** operator is not available in formulas")
         if operator == "%" and isinstance(left, str):
             raise SecurityError("text formatting with % is not available; join text with ~")
-        if operator == "*":
-            _check_repeat(left, right)
-        return super().call_binop(context, operator, left, right)
+        if operator == "*":  # refused before Python builds it: the result may be enormous
+            check_repeat(left, right)
+            check_product(left, right)
+        result = super().call_binop(context, operator, left, right)
+        if operator == "+" and isinstance(result, list | tuple):
+            weight(result)  # gathers values: measured as written out (see _limits)
+        return spend.take(result)
 
 
 def _check_name(name: str) -> None:
@@ -130,57 +160,68 @@ def _check_name(name: str) -> None:
         raise SecurityError(f"names starting with '_' are not available in formulas: {name!r}")
 
 
-def _check_repeat(left: Any, right: Any) -> None:
-    for seq, times in ((left, right), (right, left)):
-        sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
-        if sized and _weight(seq) * times > MAX_SIZE:
-            raise SecurityError(f"repetition would build more than {MAX_SIZE} items")
-
-
-def _weight(value: Any) -> int:
-    """Roughly how many characters ``value`` takes written out: a list repeating one long text
-    a million times is small in memory and enormous once joined or sent."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, list | tuple):
-        return 1 + sum(_weight(item) for item in value)
-    if isinstance(value, Mapping):
-        return 1 + sum(_weight(k) + _weight(v) for k, v in value.items())
-    return 1
+# The filters below refuse, before doing the work, what would pass the limits: the generic
+# check on every filter's result comes after the result is built.
 
 
 @pass_eval_context
 def _join(eval_ctx: EvalContext, value: Any, d: Any = "", attribute: Any = None) -> str:
-    """Jinja's ``join``, refusing to build text longer than MAX_SIZE."""
+    """Jinja's ``join``, refusing to build text longer than MAX_TEXT."""
     items = list(value)
-    if _weight(items) + len(str(d)) * max(len(items) - 1, 0) > MAX_SIZE:
-        raise SecurityError(f"join would build text longer than {MAX_SIZE} characters")
+    if weight(items) + len(str(d)) * max(len(items) - 1, 0) > MAX_TEXT:
+        raise FormulaLimitError(f"join would build text longer than {MAX_TEXT:,} characters")
     return str(do_join(eval_ctx, items, d, attribute))
 
 
 def _replace(value: Any, old: Any, new: Any, count: int | None = None) -> str:
-    """Jinja's ``replace`` without the chance to grow text past MAX_SIZE."""
+    """Jinja's ``replace`` without the chance to grow text past MAX_TEXT."""
     text, old, new = str(value), str(old), str(new)
     hits = text.count(old) if count is None else min(int(count), text.count(old))
-    if len(text) + hits * (len(new) - len(old)) > MAX_SIZE:
-        raise SecurityError(f"replace would build text longer than {MAX_SIZE} characters")
+    if len(text) + hits * (len(new) - len(old)) > MAX_TEXT:
+        raise FormulaLimitError(f"replace would build text longer than {MAX_TEXT:,} characters")
     return text.replace(old, new, -1 if count is None else int(count))
 
 
-_NONE_AS_BLANK: Final = "_none_as_blank"
+@pass_environment
+def _sum(environment: Environment, value: Any, attribute: Any = None, start: Any = 0) -> Any:
+    """Jinja's ``sum`` of numbers only: adding lists one by one takes time square in their
+    length, in one step the deadline cannot interrupt."""
+    if not isinstance(start, int | float):
+        raise SecurityError("sum adds numbers only; join text with join")
+    return do_sum(environment, value, attribute, start)
 
 
-def _none_as_blank(value: Any) -> Any:
-    return "" if value is None else value
+_CONCAT: Final = "_concat"
+_MADE: Final = "_made"
+
+
+def _concat(parts: tuple[Any, ...]) -> str:
+    """``a ~ b ~ c``: Jinja writes none as "None" there; a missing name is "" and a null from
+    the record should read the same. Refused before joining if the text would be too long."""
+    texts = ["" if part is None else str(part) for part in parts]
+    if sum(map(len, texts)) > MAX_TEXT:
+        raise FormulaLimitError(f"~ would build text longer than {MAX_TEXT:,} characters")
+    return "".join(texts)
+
+
+def _made(value: Any) -> Any:
+    """A list or object written in the formula around the record's values: it can hold one
+    long value many times, so it is measured as written out (see _limits)."""
+    weight(value)
+    return value
 
 
 def _environment() -> _FormulaEnvironment:
-    env = _FormulaEnvironment(undefined=ChainableUndefined, autoescape=False)
+    # Jinja's optimizer would evaluate constant parts while compiling, outside any budget and
+    # again for each part of a failing chain; _fold does that once, within the limits.
+    env = _FormulaEnvironment(undefined=ChainableUndefined, autoescape=False, optimized=False)
     env.globals.clear()
-    env.filters = {name: env.filters[name] for name in _SAFE_FILTERS}
-    env.filters["replace"] = _replace
-    env.filters["join"] = _join
-    env.filters[_NONE_AS_BLANK] = _none_as_blank
+    filters: dict[str, Callable[..., Any]] = {name: env.filters[name] for name in _SAFE_FILTERS}
+    filters.update(replace=_replace, join=_join, sum=_sum)
+    filters.update({_CONCAT: _concat, _MADE: _made})
+    env.filters = {name: limited(function) for name, function in filters.items()}
+    tests: Mapping[str, Any] = env.tests  # typeshed calls its values "function"
+    env.tests = {name: limited(function, makes=False) for name, function in tests.items()}
     return env
 
 
@@ -192,19 +233,26 @@ class Formula:
 
     The commonest shapes (``billing.City``, ``e164(Phone)``, ``custom('Tier')``, ``link()``)
     also get a plain Python reader, which ``evaluate`` uses whenever the data lets it give
-    exactly what Jinja would; anything else goes through Jinja.
+    exactly what Jinja would; anything else goes through Jinja, with a fresh budget (see
+    ``_limits``) whose deadline is read from ``clock``.
     """
 
-    __slots__ = ("_expression", "_fast", "text")
+    __slots__ = ("_clock", "_expression", "_fast", "text")
 
     def __init__(
-        self, text: str, expression: TemplateExpression, fast: _FastReader | None = None
+        self,
+        text: str,
+        expression: TemplateExpression,
+        fast: _FastReader | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.text = text
         self._expression = expression
         self._fast = fast
+        self._clock = clock
 
     def __call__(self, names: Mapping[str, Any]) -> Any:
+        current.budget.start(self._clock)
         return self._expression(names)
 
     def evaluate(self, scope: FormulaScope) -> Any:
@@ -213,39 +261,176 @@ class Formula:
             value = self._fast(scope)
             if value is not _SLOW:
                 return value
-        return self._expression(scope.names)
+        return self(scope.names)
 
     def __repr__(self) -> str:
         return f"Formula({self.text!r})"
 
 
-def compile_formula(text: str) -> Formula:
-    """Parse, vet and compile one formula, or raise FormulaSyntaxError saying what is wrong."""
+def compile_formula(text: str, *, clock: Clock = time.monotonic) -> Formula:
+    """Parse, vet and compile one formula, or raise FormulaSyntaxError saying what is wrong.
+
+    ``clock`` gives the time for the formula's deadlines, here and each time it runs.
+    """
     if not isinstance(text, str) or not text.strip():
         raise FormulaSyntaxError("a formula must be a non-empty expression")
     try:
-        return Formula(text, *_compile(text))
-    except RecursionError:
-        raise FormulaSyntaxError("the formula is nested too deeply") from None
+        expression, fast = _compile(text, clock)
+    except (RecursionError, MemoryError):  # Jinja's parser recurses per level of nesting
+        raise FormulaSyntaxError(nesting_message()) from None
+    return Formula(text, expression, fast, clock)
 
 
-def _compile(text: str) -> tuple[TemplateExpression, _FastReader | None]:
-    parser = Parser(_ENV, text, state="variable")
+def _compile(text: str, clock: Clock) -> tuple[TemplateExpression, _FastReader | None]:
+    expression = _parse(text)
+    problem = depth_problem(expression)
+    if problem:
+        raise FormulaSyntaxError(problem)
+    _vet(expression)
+    fast = _fast_reader(expression)
+    expression = _fold(_guard(expression), clock)
+    return _template(expression), fast
+
+
+def _parse(text: str) -> nodes.Expr:
     try:
+        # Brackets first, by the lexer, which does not recurse: the parser does, about a dozen
+        # frames a bracket, so deep brackets would fail by whatever stack is left.
+        if _bracket_depth(text) > MAX_DEPTH:
+            raise FormulaSyntaxError(nesting_message())
+        parser = Parser(_ENV, text, state="variable")
         expression = parser.parse_expression()
         if not parser.stream.eos:
             raise TemplateSyntaxError("unexpected text after the expression", 1)
     except TemplateSyntaxError as err:
         raise FormulaSyntaxError(f"syntax error: {err.message}") from None
-    _vet(expression)
-    fast = _fast_reader(expression)
-    _blank_none_in_concat(expression)
+    return expression
+
+
+def _bracket_depth(text: str) -> int:
+    """How deeply ``text`` nests brackets, counted up to one past MAX_DEPTH."""
+    depth = 0
+    for _, kind, _ in _ENV.lexer.tokeniter(text, None, state="variable"):
+        if kind in ("lparen", "lbracket", "lbrace"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                break
+        elif kind in ("rparen", "rbracket", "rbrace"):
+            depth -= 1
+    return depth
+
+
+def _template(expression: nodes.Expr, *, undefined_to_none: bool = True) -> TemplateExpression:
     body = [nodes.Assign(nodes.Name("result", "store"), expression, lineno=1)]
     try:
         template = _ENV.from_string(nodes.Template(body, lineno=1))
     except TemplateError as err:  # pragma: no cover - _vet rejects what Jinja would
         raise FormulaSyntaxError(str(err)) from None
-    return TemplateExpression(template, undefined_to_none=True), fast
+    except (SyntaxError, RecursionError, MemoryError):  # pragma: no cover - MAX_DEPTH prevents
+        raise FormulaSyntaxError(nesting_message()) from None
+    return TemplateExpression(template, undefined_to_none=undefined_to_none)
+
+
+# -- the limits' hooks in the tree ------------------------------------------------------------
+
+
+class _Guard(NodeTransformer):
+    """Routes what the generated code would build unseen through a measured filter: ``~``
+    through ``_concat``, and a list or object holding the record's values through ``_made``.
+    A list of constants is left alone: it is no bigger than the formula's own text."""
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        parts = nodes.Tuple(node.nodes, "load", lineno=node.lineno)
+        return nodes.Filter(parts, _CONCAT, [], [], None, None, lineno=node.lineno)
+
+    def visit_List(self, node: nodes.List) -> nodes.Node:
+        return self._measured(node)
+
+    def visit_Tuple(self, node: nodes.Tuple) -> nodes.Node:
+        return self._measured(node)
+
+    def visit_Dict(self, node: nodes.Dict) -> nodes.Node:
+        return self._measured(node)
+
+    def _measured(self, node: nodes.Expr) -> nodes.Node:
+        if _is_literal(node):
+            return node
+        self.generic_visit(node)
+        return nodes.Filter(node, _MADE, [], [], None, None, lineno=node.lineno)
+
+
+def _guard(expression: nodes.Expr) -> nodes.Expr:
+    guarded: nodes.Expr = _Guard().visit(expression)
+    return guarded
+
+
+def _is_literal(node: nodes.Node) -> bool:
+    if isinstance(node, nodes.Const):
+        return True
+    if isinstance(node, nodes.List | nodes.Tuple):
+        return all(_is_literal(item) for item in node.items)
+    if isinstance(node, nodes.Dict):
+        return all(_is_literal(pair.key) and _is_literal(pair.value) for pair in node.items)
+    return False
+
+
+class _Folder(NodeTransformer):
+    """Evaluates, once, each largest part that reads nothing from the customer (no name, so no
+    record field and no helper), and puts its value in its place. A part that goes past a
+    limit is a compile error; one that fails otherwise, or whose value cannot be written as a
+    constant, is left to run with each customer, as before (it may sit in a branch no customer
+    takes)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def generic_visit(self, node: nodes.Node, *args: Any, **kwargs: Any) -> Any:
+        if _foldable(node):
+            value = _constant(node, self._clock)
+            return node if value is _SLOW else nodes.Const(value, lineno=node.lineno)
+        return super().generic_visit(node, *args, **kwargs)
+
+
+def _foldable(node: nodes.Node) -> TypeGuard[nodes.Expr]:
+    # A slice (the ``1:2`` of ``x[1:2]``) is an expression only inside its brackets.
+    if not isinstance(node, nodes.Expr) or isinstance(node, nodes.Slice):
+        return False
+    return not _is_literal(node) and not _reads_something(node)
+
+
+def _constant(node: nodes.Expr, clock: Clock) -> Any:
+    """The value of ``node``, which reads nothing, or _SLOW when it is not a plain constant."""
+    expression = _template(node, undefined_to_none=False)
+    current.budget.start(clock)
+    try:
+        value = expression()
+    except FormulaLimitError as err:
+        raise FormulaSyntaxError(f"{err}, whatever the customer") from None
+    except Exception:  # the same failure waits for each customer that reaches this part
+        return _SLOW
+    if isinstance(value, Undefined) or not has_safe_repr(value) or not _writable(value):
+        return _SLOW
+    return value
+
+
+def _writable(value: Any) -> bool:
+    # The constant is written into Python source, and Python refuses to write an int of more
+    # than 4,300 digits as text.
+    try:
+        repr(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _reads_something(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.Name) or any(True for _ in node.find_all(nodes.Name))
+
+
+def _fold(expression: nodes.Expr, clock: Clock) -> nodes.Expr:
+    folded: nodes.Expr = _Folder(clock).visit(expression)
+    return folded
 
 
 # -- the fast readers --------------------------------------------------------------------------
@@ -343,18 +528,6 @@ def _vet(expression: nodes.Expr) -> None:
         problem = _problem(node)
         if problem:
             raise FormulaSyntaxError(problem)
-
-
-def _blank_none_in_concat(expression: nodes.Expr) -> None:
-    # Jinja writes none as "None" in `FirstName ~ ' ' ~ LastName`; a missing name is "" there,
-    # and a null from the record should read the same.
-    for concat in _walk(expression):
-        if not isinstance(concat, nodes.Concat):
-            continue
-        concat.nodes = [
-            nodes.Filter(part, _NONE_AS_BLANK, [], [], None, None, lineno=part.lineno)
-            for part in concat.nodes
-        ]
 
 
 def _problem(node: nodes.Node) -> str | None:
