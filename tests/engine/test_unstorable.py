@@ -217,3 +217,32 @@ def test_arbitrary_customers_each_end_in_one_outcome_on_postgresql(tmp_path: Pat
                     assert store.count_failures(customer_id=outcome.customer_id) == 1
 
     one_run()
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "FirstName ~ '\\u0000'",  # Jinja reads the escape in its literal: a NUL
+        "FirstName ~ '\\ud800'",
+        "[FirstName, '\\udfff']",
+    ],
+)
+async def test_a_formula_that_makes_poison_fails_its_customer_alone(
+    world: World, formula: str
+) -> None:
+    # The record is clean; the formula makes the unstorable value. Left in, it would reach
+    # the applied state and fail the whole batch on PostgreSQL.
+    world.with_mapping(
+        f'[[rows]]\ndestination = "Nick"\nkind = "formula"\n'
+        f"source = {json.dumps(f'({formula}) if FirstName else none')}\n"
+        '[[rows]]\ndestination = "ExternalId"\nkind = "field"\nsource = "Id"\n'
+        '[[rows]]\ndestination = "EmailAddress"\nkind = "field"\nsource = "EmailAddress"\n'
+    )
+    outcomes = await world.sync(_good(1), {**_good(2), "FirstName": ""}, _good(3))
+    kinds = {o.customer_id: o.kind for o in outcomes}
+    assert kinds == {"1": "failed", "2": "created", "3": "failed"}
+    failure = outcomes[0].failure
+    assert failure is not None
+    assert failure.kind == "formula_error"
+    assert "holds what no store can keep" in failure.message
+    assert "row 'Nick'" in failure.message

@@ -51,6 +51,7 @@ from jinja2.visitor import NodeTransformer
 
 from ..customer import Address, Customer
 from ..phone import normalize_phone
+from ..storable import is_storable
 from ._limits import (
     MAX_DEPTH,
     MAX_TEXT,
@@ -253,7 +254,16 @@ class Formula:
 
     def __call__(self, names: Mapping[str, Any]) -> Any:
         current.budget.start(self._clock)
-        return self._expression(names)
+        value = self._expression(names)
+        # A record is screened as it is read, but a formula can make a NUL or half a UTF-16
+        # pair from escapes in its own literals; left in, the value would fail its whole batch
+        # in the store. The fast readers only pass screened record values on, so only here.
+        if not is_storable(value):
+            raise FormulaLimitError(
+                f"the formula made {repr(value)[:80]}, which holds what no store can "
+                "keep (a NUL character, half of a UTF-16 pair, NaN or infinity)"
+            )
+        return value
 
     def evaluate(self, scope: FormulaScope) -> Any:
         """The formula's value for the customer ``scope`` describes."""
