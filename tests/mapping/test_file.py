@@ -192,6 +192,8 @@ ROW = '[[rows]]\ndestination = "Email"\nkind = "field"\nsource = "EmailAddress"\
         ("[[rows]]\ndestination = 'Email'\nkind = 'formula'\nsource = ''", r"an expression"),
         ("[[rows]]\ndestination = 'D'\nkind = 'static'\nsource = 2024-01-01", r"date or time"),
         ("[[rows]]\ndestination = 'D'\nkind = 'static'\nsource = [12:00:00]", r"date or time"),
+        ('[[rows]]\ndestination = "D"\nkind = "static"\nsource = "a\\u0000b"', r"NUL character"),
+        ('[[rows]]\ndestination = "D"\nkind = "static"\nsource = {k = ["\\u0000"]}', r"NUL"),
         (ROW + "collections = ['add', 'delete']", r"collections must list one or both"),
         (ROW + "collections = []", r"collections must list one or both"),
         (ROW + "collections = ['add', 'add']", r"collections must list one or both"),

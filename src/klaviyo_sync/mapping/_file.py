@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 from ..exceptions import MappingError
+from ..storable import is_storable
 from ._compile import CREATE_ONLY_ON_UPDATE, consent_override_problem
 from ._model import (
     COLLECTION_NAMES,
@@ -256,6 +257,11 @@ def _source(table: Mapping[str, Any], kind: str, where: str, destination: str) -
     if kind == "static" and _has_datetime(value):
         raise _row_error(
             where, destination, "a static value cannot be a TOML date or time; quote it as text"
+        )
+    if not is_storable(value):
+        # TOML lets "\u0000" through; sent to every customer, it would fail every batch.
+        raise _row_error(
+            where, destination, "the source holds a NUL character (\\u0000): remove it"
         )
     return value
 
