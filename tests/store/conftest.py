@@ -11,11 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from klaviyo_sync.store import Store
-from klaviyo_sync.store._schema import metadata
-from tests.postgres import postgres_wanted, require_postgres
+from tests.postgres import fresh_postgres, postgres_wanted
 
 from .fakes import FakeClock
 
@@ -24,24 +22,12 @@ BACKENDS = ["sqlite-file", "sqlite-memory", *(["postgresql"] if postgres_wanted(
 SHARED_BACKENDS = [b for b in BACKENDS if b != "sqlite-memory"]
 
 
-def _empty_postgres(url: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            metadata.drop_all(conn)
-            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-    finally:
-        engine.dispose()
-
-
 def _url(backend: str, tmp_path: Path) -> str:
     if backend == "sqlite-file":
         return f"sqlite:///{tmp_path / 'store.db'}"
     if backend == "sqlite-memory":
         return "sqlite:///:memory:"
-    url = require_postgres()
-    _empty_postgres(url)
-    return url
+    return fresh_postgres()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -18,11 +18,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from fastapi import FastAPI
 
 from klaviyo_sync.store import Store
-from klaviyo_sync.store._schema import metadata
 from klaviyo_sync.web import (
     ID_HEADER,
     REMEMBER_IDS_FOR,
@@ -36,7 +34,7 @@ from klaviyo_sync.web import (
 from klaviyo_sync.web._errors import install_error_handlers
 from klaviyo_sync.web._hooks import webhook_router
 from klaviyo_sync.web._signature import MAKE_SECRET, Verifier
-from tests.postgres import postgres_wanted, require_postgres
+from tests.postgres import fresh_postgres, postgres_wanted
 
 from .conftest import (
     OTHER_SECRET,
@@ -220,26 +218,14 @@ async def test_a_rotating_sender_with_two_signatures_one_valid_is_accepted(
 # across restarts and receivers
 
 
-def _empty_postgres(url: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            metadata.drop_all(conn)
-            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(params=["sqlite-file", *(["postgresql"] if postgres_wanted() else [])])
 def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database two receivers can share: a SQLite file, or PostgreSQL."""
     if request.param == "sqlite-file":
         yield f"sqlite:///{tmp_path / 'shared.db'}"
         return
-    url = require_postgres()
-    _empty_postgres(url)
-    yield url
-    _empty_postgres(url)
+    yield fresh_postgres()
+    fresh_postgres()
 
 
 async def test_a_duplicate_id_is_known_after_a_restart(shared_url: str) -> None:

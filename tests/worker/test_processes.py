@@ -15,12 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from klaviyo_sync.sandbox import FaultRule, RunningSandbox, SandboxConfig, running_sandbox
 from klaviyo_sync.store import Store
-from klaviyo_sync.store._schema import metadata
-from tests.postgres import require_postgres
+from tests.postgres import fresh_postgres
 from tests.serving import wait_for
 
 KEY = "pk_workers000000000000"
@@ -138,21 +136,10 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(
         assert store.count_failures() == 0, log.read_text()[-2000:]
 
 
-def _empty_postgres(url: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            metadata.drop_all(conn)
-            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-    finally:
-        engine.dispose()
-
-
 def test_two_workers_on_postgresql_share_5000_customers_each_transferred_once(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
-    store_url = require_postgres()
-    _empty_postgres(store_url)
+    store_url = fresh_postgres()
     n = 5000
     with Store.open(store_url) as store:
         store.enqueue(_customers(n))
@@ -181,7 +168,7 @@ def test_two_workers_on_postgresql_share_5000_customers_each_transferred_once(
         outcomes = [o for run in store.list_runs(limit=1000) for o in store.run_outcomes(run.id)]
         assert Counter(o.kind for o in outcomes) == {"created": n}
         assert len({o.customer_id for o in outcomes}) == n
-    _empty_postgres(store_url)
+    fresh_postgres()
 
 
 def test_worker_processes_option_runs_several_and_stops_them_on_sigterm(
