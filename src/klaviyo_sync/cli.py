@@ -140,7 +140,8 @@ def sync(
         click.echo(summary_json(summary))
     else:
         print_summary(console, summary)
-    if summary.failed:
+    # A profile written without a field Klaviyo left out is an error to look at too.
+    if summary.failed or summary.failures:
         sys.exit(EXIT_ERROR)
 
 
@@ -250,7 +251,8 @@ def sync_one_command(
         click.echo(outcome_json(outcome))
     else:
         print_manual_sync(Console(), outcome)
-    if outcome.kind == "failed":
+    # A profile written without a field Klaviyo left out is an error to look at too.
+    if outcome.kind == "failed" or (outcome.failure is not None and outcome.kind != "conflict"):
         sys.exit(EXIT_ERROR)
 
 
@@ -371,7 +373,7 @@ def errors_retry(
         )
     )
     print_retries(Console(), results)
-    if any(r.outcome is not None and r.outcome.kind == "failed" for r in results):
+    if any(r.outcome is not None and r.outcome.failure is not None for r in results):
         sys.exit(EXIT_ERROR)
 
 

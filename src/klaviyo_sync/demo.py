@@ -106,8 +106,8 @@ async def _set_up_klaviyo(console: Console, settings: Settings) -> None:
             {"email": "grace.hopper@example.com", "first_name": "Grace"},
             {"phone_number": "+12125550175", "first_name": "A. M."},
         ):
-            made = await client.create_profile(attributes)
-            console.print(f"existing profile {made['id']}: {attributes}")
+            saved = await client.create_profile(attributes)
+            console.print(f"existing profile {saved.id}: {attributes}")
 
 
 async def _plan(console: Console, settings: Settings, path: Path) -> None:

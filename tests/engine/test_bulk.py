@@ -55,6 +55,13 @@ def _kinds(outcomes: list[Outcome]) -> dict[str, str]:
     return {o.customer_id: o.failure.kind if o.failure is not None else o.kind for o in outcomes}
 
 
+def _but_5(world: World) -> list[dict[str, Any]]:
+    """Klaviyo's state less customer 5's profile. Today's Klaviyo leaves an invalid phone out of
+    a create and makes the profile (X-Klaviyo-Partial-Failure), but refuses a bulk import row
+    for it: only the per-record path has that profile; both log the phone."""
+    return [p for p in klaviyo_state(world) if p["external_id"] != "5"]
+
+
 async def test_bulk_and_per_record_leave_klaviyo_in_the_same_state(tmp_path: Path) -> None:
     bulk = strategy_world(tmp_path / "bulk", "bulk")
     per_record = strategy_world(tmp_path / "per-record", "per-record")
@@ -62,7 +69,12 @@ async def test_bulk_and_per_record_leave_klaviyo_in_the_same_state(tmp_path: Pat
         _seed_existing(world)
 
     first = [await world.sync(*_mix()) for world in (bulk, per_record)]
-    assert klaviyo_state(bulk) == klaviyo_state(per_record)
+    assert _but_5(bulk) == _but_5(per_record)
+    assert bulk.sandbox.find_profile(external_id="5") is None
+    five = per_record.sandbox.find_profile(external_id="5")
+    assert five is not None
+    assert (five.email, five.phone_number) == ("c5@example.com", None)
+    assert [o.kind for o in first[1] if o.customer_id == "5"] == ["created"]
     assert _kinds(first[0]) == _kinds(first[1])
     assert _kinds(first[0]) == {
         "55260": "created",
@@ -94,7 +106,7 @@ async def test_bulk_and_per_record_leave_klaviyo_in_the_same_state(tmp_path: Pat
         _customer(13),
     ]
     second = [await world.sync(*changed) for world in (bulk, per_record)]
-    assert klaviyo_state(bulk) == klaviyo_state(per_record)
+    assert _but_5(bulk) == _but_5(per_record)
     assert _kinds(second[0]) == _kinds(second[1])
     assert _kinds(second[0]) == {
         "55260": "updated",

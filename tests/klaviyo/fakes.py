@@ -98,6 +98,10 @@ class FakeKlaviyo:
         """Answer ``method path`` (a regex over the path) with ``replies`` in turn."""
         self._routes.append(_Route(method, re.compile(f"^{path}$"), list(replies)))
 
+    def instead(self, method: str, path: str, *replies: Reply) -> None:
+        """``on``, ahead of the routes set up before (a fixture's)."""
+        self._routes.insert(0, _Route(method, re.compile(f"^{path}$"), list(replies)))
+
     def calls_to(self, method: str, path: str) -> list[Call]:
         pattern = re.compile(f"^{path}$")
         return [c for c in self.calls if c.method == method and pattern.match(c.path)]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from klaviyo_sync.klaviyo import KlaviyoClient, SubscriptionTarget
+from klaviyo_sync.klaviyo import PARTIAL_FAILURE, KlaviyoClient, SubscriptionTarget
 
 from .fakes import Canned, FakeKlaviyo
 
@@ -185,3 +185,16 @@ async def test_consented_at_only_with_historical_import(
             [SubscriptionTarget(email="a@x.com")], historical_import=True
         )
     assert api.calls == []
+
+
+async def test_subscription_jobs_return_the_fields_klaviyo_left_out(
+    api: FakeKlaviyo, client: KlaviyoClient
+) -> None:
+    api.instead("POST", SUBSCRIBE, Canned(202, headers={PARTIAL_FAILURE: "phone_number"}))
+    targets = [
+        SubscriptionTarget(email=f"p{i}@x.com", phone_number="+15550100199", sms_marketing=True)
+        for i in range(1_500)
+    ]
+    assert await client.subscribe_profiles(targets) == ("phone_number",)
+    assert len(api.calls) == 2, "two jobs, one answer"
+    assert await client.unsubscribe_profiles(targets[:1]) == ()

@@ -9,7 +9,14 @@ from pydantic import SecretStr
 
 from klaviyo_sync.config import Settings
 from klaviyo_sync.exceptions import ConfigError, KlaviyoDuplicateProfileError
-from klaviyo_sync.klaviyo import REVISION, KlaviyoClient, any_of, equals
+from klaviyo_sync.klaviyo import (
+    PARTIAL_FAILURE,
+    REVISION,
+    KlaviyoClient,
+    any_of,
+    equals,
+    partial_failure,
+)
 
 from .conftest import KEY
 from .fakes import BASE_URL, Call, Canned, FakeKlaviyo, error, ok, pages, profile
@@ -43,7 +50,8 @@ async def test_create_profile(api: FakeKlaviyo, client: KlaviyoClient) -> None:
         properties={"tier": "gold"},
     )
 
-    assert result == created
+    assert result.profile == created
+    assert (result.created, result.dropped) == (True, ())
     assert api.calls[0].body == {
         "data": {
             "type": "profile",
@@ -54,6 +62,46 @@ async def test_create_profile(api: FakeKlaviyo, client: KlaviyoClient) -> None:
             },
         }
     }
+
+
+@pytest.mark.parametrize(
+    ("value", "names"),
+    [
+        ("phone_number", ("phone_number",)),
+        ("phone_number, email", ("phone_number", "email")),
+        (" email,,email ,", ("email",)),
+        ("", ()),
+        (None, ()),
+    ],
+)
+def test_partial_failure_names(value: str | None, names: tuple[str, ...]) -> None:
+    assert partial_failure(value) == names
+
+
+@pytest.mark.parametrize(
+    ("operation", "method", "path", "status"),
+    [
+        ("create", "POST", "/api/profiles", 201),
+        ("update", "PATCH", "/api/profiles/01A", 200),
+        ("import", "POST", "/api/profile-import", 200),
+    ],
+)
+async def test_fields_klaviyo_left_out_are_read_from_every_profile_write(
+    api: FakeKlaviyo, client: KlaviyoClient, operation: str, method: str, path: str, status: int
+) -> None:
+    answer = ok(profile("01A", email="a@x.com"), path, status)
+    answer.headers = {PARTIAL_FAILURE: "phone_number"}
+    api.on(method, path, answer)
+    attributes = {"email": "a@x.com", "phone_number": "+15550100199"}
+    if operation == "create":
+        saved = await client.create_profile(attributes)
+    elif operation == "update":
+        saved = await client.update_profile("01A", attributes)
+    else:
+        saved = await client.import_profile(attributes)
+    assert saved.dropped == ("phone_number",)
+    assert saved.id == "01A"
+    assert saved.created is (status == 201)
 
 
 async def test_create_profile_duplicate(api: FakeKlaviyo, client: KlaviyoClient) -> None:
@@ -97,7 +145,7 @@ async def test_update_profile_sends_nulls_and_patch_properties(
         patch_properties={"unset": ["old_key"], "append": {"tags": "vip"}},
     )
 
-    assert result["attributes"]["first_name"] == "Ann"
+    assert result.profile["attributes"]["first_name"] == "Ann"
     call = api.calls[0]
     assert (call.method, call.path) == ("PATCH", "/api/profiles/01A")
     assert call.body == {
@@ -120,7 +168,7 @@ async def test_import_profile(
 ) -> None:
     api.on("POST", "/api/profile-import", ok(profile("01A"), "/api/profile-import", status))
     result = await client.import_profile({"email": "a@x.com"}, profile_id="01A")
-    assert result == (profile("01A"), created)
+    assert (result.profile, result.created) == (profile("01A"), created)
     assert api.calls[0].body == {
         "data": {"type": "profile", "id": "01A", "attributes": {"email": "a@x.com"}}
     }

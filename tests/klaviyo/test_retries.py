@@ -141,7 +141,7 @@ async def test_dropped_connection_is_retried(
 ) -> None:
     api.on("POST", "/api/profiles", dropped, ok(profile("01A"), "/api/profiles", 201))
     created = await client.create_profile({"email": "a@x.com"})
-    assert created["id"] == "01A"
+    assert created.id == "01A"
     assert len(api.calls) == 2
     assert clock.sleeps == [0.5]
 

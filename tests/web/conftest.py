@@ -33,8 +33,8 @@ from klaviyo_sync.web import (
 )
 from tests.world import World
 
+from .dashboard import REFUSING, Dashboard, make_app
 from .dashboard import TOKEN as DASHBOARD_TOKEN
-from .dashboard import Dashboard, make_app
 from .fakes import SpyStore
 
 SECRET = "whsec_" + base64.b64encode(b"web-tests-key-0123456789-do-not-log").decode()
@@ -179,6 +179,7 @@ async def dashboard(tmp_path: Path) -> AsyncIterator[Dashboard]:
         KLAVIYO_SYNC_SOURCE=str(source),
         KLAVIYO_SYNC_TRIGGERS="updated",
     )
+    world.sandbox.behaviour = REFUSING
     with Store.open(world.settings.store_url) as opened:
         app = make_app(world, opened)
         async with client_for(app) as web:

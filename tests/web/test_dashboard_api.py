@@ -10,6 +10,7 @@ import pytest
 from openapi_schema_validator import OAS31Validator
 
 from klaviyo_sync.config import Settings
+from klaviyo_sync.sandbox import Behaviour
 from klaviyo_sync.store import Store
 from klaviyo_sync.web import create_app
 
@@ -214,6 +215,24 @@ async def test_a_failed_manual_sync_answers_with_the_failure_and_its_log_entry(
     assert result["payload"]["data"]["attributes"]["phone_number"] == "+15550100199"
     [logged] = dashboard.store.list_failures()
     assert result["failure"]["failure_id"] == logged.id
+
+
+async def test_a_manual_sync_klaviyo_took_without_the_phone_says_created_and_logs_it(
+    dashboard: Dashboard,
+) -> None:
+    # Today's Klaviyo: the profile is made, the phone left out (X-Klaviyo-Partial-Failure).
+    dashboard.world.sandbox.behaviour = Behaviour(invalid_phone="drop")
+    dashboard.set_customer(customer("c1", Phone=BAD_PHONE))
+
+    result = (await dashboard.api("POST", "/api/sync", json={"customer_id": "c1"})).json()
+
+    assert result["outcome"] == "created"
+    assert result["route_text"] == "created a new profile"
+    assert result["failure"]["kind"] == "phone_rejected"
+    assert result["failure"]["klaviyo"]["partial_failure"] == "phone_number"
+    assert "+15550100199" in result["failure"]["message"]
+    [logged] = dashboard.store.list_failures()
+    assert (result["failure"]["failure_id"], logged.kind) == (logged.id, "phone_rejected")
 
 
 async def test_manual_sync_of_an_unknown_customer_is_a_404(dashboard: Dashboard) -> None:

@@ -81,6 +81,28 @@ async def test_a_failure_retrying_cannot_fix_is_acknowledged_and_logged(rig: Rig
     assert (failure.kind, failure.retryable) == ("phone_rejected", False)
 
 
+async def test_a_phone_klaviyo_left_out_stays_logged_until_an_event_corrects_it(rig: Rig) -> None:
+    # Today's Klaviyo makes the profile without the invalid phone (X-Klaviyo-Partial-Failure).
+    rig.enqueue(ada(Phone="(555) 010-0199"))
+    assert await rig.worker.run_once() == 1
+    [profile] = rig.sandbox.profiles.values()
+    assert (profile.email, profile.phone_number) == ("ada@example.com", None)
+    [logged] = rig.store.list_failures()
+    assert (logged.kind, logged.retryable, logged.next_retry_at) == ("phone_rejected", False, None)
+
+    writes = len([r for r in rig.sandbox.requests if r.method != "GET"])
+    rig.enqueue(ada(Phone="(555) 010-0199"))
+    assert await rig.worker.run_once() == 1
+    assert len([r for r in rig.sandbox.requests if r.method != "GET"]) == writes
+    [still] = rig.store.list_failures()
+    assert (still.id, still.attempts) == (logged.id, 2)
+
+    rig.enqueue(ada(Phone="(415) 555-2671"))
+    assert await rig.worker.run_once() == 1
+    assert rig.sandbox.profiles[profile.id].phone_number == "+14155552671"
+    assert rig.store.count_failures() == 0, "the corrected phone resolved it"
+
+
 async def test_a_refused_key_puts_the_batch_back(rig: Rig) -> None:
     rig.sandbox.config.api_key = "pk_anotherkey"
     rig.enqueue(ada())

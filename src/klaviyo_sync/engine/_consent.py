@@ -26,13 +26,18 @@ customers fail retryable with their profiles written and linked. When a batched 
 for a reason that belongs to one record (a 400), that call is replayed one profile at a time so
 only the culprit fails. Klaviyo's lists are read once per run; when that read fails, only the
 customers with list changes fail their list step.
+
+A phone Klaviyo left out of the profile write (``X-Klaviyo-Partial-Failure``, see ``_partial``)
+asks for no SMS consent; and when a subscription job answers that it dropped a field, the
+consent on that field's channel is not counted as given for the profiles of that job (the
+header names no profile): neither audited as given nor kept as applied.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..exceptions import FatalError, KlaviyoSyncError, RecordError
@@ -44,7 +49,7 @@ from ..klaviyo import (
     SubscriptionTarget,
 )
 from ..outcome import AuditAction, AuditEntry, Failure, Stage
-from ._diff import SUBSCRIBE_KEY, ListChange, list_key
+from ._diff import SUBSCRIBE_KEY, ConsentChange, ListChange, list_key
 from ._failures import failure_from_error
 
 if TYPE_CHECKING:
@@ -169,7 +174,9 @@ class ConsentWriter:
         draft, diff = w.planned.draft, w.planned.diff
         if diff is None:
             raise AssertionError("the planner gives every planned customer a diff")
-        target = self._target(draft.email, draft.phone_number, w.profile_id)
+        refused = w.left_out.get("phone_number")
+        phone = None if refused is not None else draft.phone_number
+        target = self._target(draft.email, phone, w.profile_id)
         change = diff.consent
         result.unsettled.update(diff.held_back)
         if change is not None and change.skipped:
@@ -178,18 +185,32 @@ class ConsentWriter:
             result.notes.append(f"consent not changed: no {self._channels_wanted()}")
             result.unsettled.add(SUBSCRIBE_KEY)
         elif change is not None and target is not None:
-            subscribe = change.after == "subscribed"
-            action: AuditAction = "subscribe" if subscribe else "unsubscribe"
-            entry = self._entry(w, action, change.before, change.after, change.row)
-            (calls.subscribe if subscribe else calls.unsubscribe).append(
-                (w.planned.customer.id, target, entry)
-            )
+            self._plan_consent(w, change, target, calls)
             result.detail["consent"] = change.after
+            if self._sms and refused is not None:
+                # The SMS consent this intent stands for is not given: not applied either.
+                result.notes.append(
+                    f"SMS consent not asked: Klaviyo left out the phone {refused!r}"
+                )
+                result.unsettled.add(SUBSCRIBE_KEY)
         shown = {}
         for item in diff.lists:
             shown[item.name] = self._plan_list(item, w, target, calls, result, lists)
         if shown:
             result.detail["lists"] = shown
+
+    def _plan_consent(
+        self, w: Written, change: ConsentChange, target: SubscriptionTarget, calls: _Calls
+    ) -> None:
+        subscribe = change.after == "subscribed"
+        action: AuditAction = "subscribe" if subscribe else "unsubscribe"
+        after: str = change.after
+        if self._sms and "phone_number" in w.left_out:
+            after = f"{after} (email only: Klaviyo left out the phone)"
+        entry = self._entry(w, action, change.before, after, change.row)
+        (calls.subscribe if subscribe else calls.unsubscribe).append(
+            (w.planned.customer.id, target, entry)
+        )
 
     def _plan_list(
         self,
@@ -296,9 +317,13 @@ class ConsentWriter:
             await _call(members, remove, "lists", results, _MEMBERS)
 
 
+Send = Callable[[list[T]], Awaitable[Sequence[str] | None]]
+"""One batched call; it returns the fields Klaviyo left out as invalid, if it can say."""
+
+
 async def _call(
     items: list[_Item[T]],
-    send: Callable[[list[T]], Awaitable[None]],
+    send: Send[T],
     stage: Stage,
     results: dict[str, ConsentResult],
     size: int,
@@ -312,13 +337,13 @@ async def _call(
 
 async def _call_once(
     pending: list[_Item[T]],
-    send: Callable[[list[T]], Awaitable[None]],
+    send: Send[T],
     stage: Stage,
     results: dict[str, ConsentResult],
 ) -> None:
     """One batched call; a per-record refusal is isolated by replaying the call singly."""
     try:
-        await send([arg for _, arg, _ in pending])
+        dropped = await send([arg for _, arg, _ in pending])
     except FatalError:
         raise
     except RecordError as err:
@@ -330,18 +355,43 @@ async def _call_once(
             _fail(cid, err, stage, results)
         return
     else:
-        for cid, _, entry in pending:
-            results[cid].audit.append(entry)
+        for cid, arg, entry in pending:
+            _done(results[cid], arg, entry, dropped or ())
         return
     for cid, arg, entry in pending:
         try:
-            await send([arg])
+            dropped = await send([arg])
         except FatalError:
             raise
         except KlaviyoSyncError as err:
             _fail(cid, err, stage, results)
         else:
-            results[cid].audit.append(entry)
+            _done(results[cid], arg, entry, dropped or ())
+
+
+def _done(result: ConsentResult, arg: object, entry: AuditEntry, dropped: Sequence[str]) -> None:
+    """Audit a change that went through, less the channels whose identifier Klaviyo left out
+    (the SMS consent goes with a dropped phone); a change lost so is not applied."""
+    channels = arg.channels() if isinstance(arg, SubscriptionTarget) else []
+    lost = [channel for channel, identifier in channels if identifier in dropped]
+    if not lost:
+        result.audit.append(entry)
+        return
+    result.unsettled.add(_intent(entry))
+    result.notes.append(
+        f"{'/'.join(lost)} consent not counted as given: Klaviyo left out {', '.join(dropped)} "
+        "as invalid in this subscription job (X-Klaviyo-Partial-Failure)"
+    )
+    kept = [channel for channel, _ in channels if channel not in lost]
+    if kept:
+        result.audit.append(replace(entry, after=f"{entry.after} ({', '.join(kept)} only)"))
+
+
+def _intent(entry: AuditEntry) -> str:
+    """The applied-state key of the intent an audit entry carries out."""
+    if entry.action == "list_add" and entry.list_name is not None:
+        return list_key(entry.list_name, consent=True)
+    return SUBSCRIBE_KEY
 
 
 def _membership(before: bool | None) -> str:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from ..customer import Customer
 from ..draft import Draft
-from ..outcome import AuditEntry, Link, Outcome
+from ..outcome import AuditEntry, Failure, Link, Outcome
 from ._diff import Before, Diff
 
 __all__ = ["BatchPlan", "BatchResult", "MatchedBy", "Planned", "Route"]
@@ -36,6 +36,11 @@ class Planned:
     before: Before = field(default_factory=Before.new)
     diff: Diff | None = None
     """what the draft changes; set by the planner before the batch is written"""
+    withheld: dict[str, Any] = field(default_factory=dict)
+    """fields taken out of the draft because Klaviyo left these very values out before (name →
+    value; see ``_partial``)"""
+    kept: Failure | None = None
+    """the open failure for the withheld values, carried into the outcome so it stays open"""
 
     @property
     def existing(self) -> bool:

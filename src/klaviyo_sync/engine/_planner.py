@@ -16,6 +16,10 @@ the customer's outcome is ``conflict`` and nothing is written. A person settles 
 one of the profiles (``errors resolve ID --profile P``); a link made so keeps the identifiers
 that belong to the other profiles off its profile.
 
+Fields Klaviyo left out of a write it accepted (``_partial``): while the source still has the
+value Klaviyo left out, it is withheld from the draft and its open failure carried forward; an
+unchanged customer with such a failure is ``unchanged`` and not sent, its failure still open.
+
 Consent: before a subscribe (or a ``LIST_`` consent request) reaches a profile that already
 exists, Klaviyo's own consent is read, in batches, so a profile unsubscribed in Klaviyo is not
 subscribed again unless the row says ``override_klaviyo_consent = true``.
@@ -29,7 +33,7 @@ subscribed. The rest of the batch goes on.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from ..customer import Customer
@@ -48,6 +52,7 @@ from ..store import FailureRecord, Store
 from ._diff import Before, applied_state, compute_diff, interned, klaviyo_consent
 from ._failures import failed, failure_from_error
 from ._lookup import look_up
+from ._partial import PARTIAL_KINDS, carried, is_partial, withhold
 from ._plan import BatchPlan, Planned
 
 __all__ = ["STUCK_KINDS", "Planner", "conflict_outcome", "duplicate_of", "unreadable"]
@@ -58,6 +63,8 @@ Profile = dict[str, Any]
 STUCK_KINDS: Final = ("phone_rejected", "invalid")
 """Failures Klaviyo gave for the customer's own data: the same draft would fail the same way,
 so an unchanged customer with one open is not sent again (``--full`` or ``errors retry`` do)."""
+_OPEN_KINDS: Final = tuple(sorted({*STUCK_KINDS, *PARTIAL_KINDS}))
+"""The open failures a plan reads: those above, and fields Klaviyo left out (``_partial``)."""
 _SUBSCRIPTIONS: Final = ("subscriptions",)
 _IDENTIFIERS: Final = ("email", "phone_number")
 
@@ -120,10 +127,11 @@ class Planner:
         ids = [c.id for c in customers]
         links = self._store.get_links(ids)
         fingerprints = {} if self._full else self._store.get_fingerprints(ids)
-        stuck = {} if self._full else self._store.open_failures(ids, kinds=STUCK_KINDS)
+        # Read with --full too: a value Klaviyo left out is withheld however the run was asked.
+        open_failures = self._store.open_failures(ids, kinds=_OPEN_KINDS)
         pending: list[Planned] = []
         for customer in customers:
-            decided = self._decide(customer, links.get(customer.id), fingerprints, stuck)
+            decided = self._decide(customer, links.get(customer.id), fingerprints, open_failures)
             if isinstance(decided, Outcome):
                 plan.settled.append(decided)
             else:
@@ -190,7 +198,7 @@ class Planner:
         customer: Customer,
         link: Link | None,
         fingerprints: Mapping[str, str],
-        stuck: Mapping[str, FailureRecord],
+        open_failures: Mapping[str, FailureRecord],
     ) -> Planned | Outcome:
         try:
             draft = self.draft(customer, link)
@@ -201,21 +209,28 @@ class Planner:
         if not draft.has_identifier:
             return _no_identifier(customer, draft)
         fingerprint = draft.fingerprint()
-        failure = stuck.get(customer.id)
-        if failure is not None and failure.detail.get("fingerprint") == fingerprint:
-            return _still_failing(failure, link)
+        failure = open_failures.get(customer.id)
+        if failure is not None and not self._full and _stuck(failure, fingerprint):
+            if not is_partial(failure.detail):
+                return _still_failing(failure, link)
+            if link is not None:
+                return _still_left_out(failure, link)
         if link is None:
-            return Planned(customer, draft, "create", fingerprint=fingerprint)
-        if fingerprints.get(customer.id) == fingerprint:
+            planned = Planned(customer, draft, "create", fingerprint=fingerprint)
+        elif fingerprints.get(customer.id) == fingerprint:
             return _unchanged(customer.id, link.profile_id, draft)
-        return Planned(
-            customer,
-            draft,
-            "update",
-            profile_id=link.profile_id,
-            link=link,
-            fingerprint=fingerprint,
-        )
+        else:
+            planned = Planned(
+                customer,
+                draft,
+                "update",
+                profile_id=link.profile_id,
+                link=link,
+                fingerprint=fingerprint,
+            )
+        if failure is not None:
+            withhold(planned, failure)
+        return planned
 
     def _settle_unchanged(self, p: Planned, plan: BatchPlan) -> bool:
         """A linked customer whose diff changes nothing: unchanged, its fingerprint kept."""
@@ -225,8 +240,13 @@ class Planner:
         outcome = _unchanged(p.customer.id, p.profile_id, p.draft)
         if p.diff.consent is not None and p.diff.consent.skipped:
             outcome.detail["consent"] = p.diff.consent.skipped
+        if p.kept is not None:
+            # A value withheld: the profile still lacks it, so its failure stays open.
+            kept = replace(p.kept, detail={**p.kept.detail, "fingerprint": p.fingerprint})
+            outcome = replace(outcome, failure=kept)
         plan.settled.append(outcome)
-        plan.fingerprints[p.customer.id] = p.fingerprint
+        # Withheld values are not applied: the fingerprint of the draft without them.
+        plan.fingerprints[p.customer.id] = p.draft.fingerprint() if p.withheld else p.fingerprint
         plan.applied[p.customer.id] = applied_state(p.applied, p.draft, p.diff.held_back)
         return True
 
@@ -470,6 +490,31 @@ _WHAT: Final = {
 def _unchanged(customer_id: str, profile_id: str, draft: Draft) -> Outcome:
     detail: dict[str, Any] = {"notes": list(draft.notes)} if draft.notes else {}
     return Outcome(customer_id, "unchanged", profile_id=profile_id, route="update", detail=detail)
+
+
+def _stuck(failure: FailureRecord, fingerprint: str) -> bool:
+    """Whether ``failure`` was met by this very draft, and would be again."""
+    if failure.detail.get("fingerprint") != fingerprint:
+        return False
+    return failure.kind in STUCK_KINDS or is_partial(failure.detail)
+
+
+def _still_left_out(failure: FailureRecord, link: Link) -> Outcome:
+    """The customer is as it was when Klaviyo left fields out: its profile holds the rest, so
+    it is unchanged; nothing is sent, and the failure is carried so it stays open."""
+    fields = ", ".join(failure.detail["fields"])
+    note = (
+        f"unchanged since Klaviyo left out its {fields} as invalid (error log #{failure.id}): "
+        "not sent again; correct it at the source"
+    )
+    return Outcome(
+        failure.customer_id or "",
+        "unchanged",
+        profile_id=link.profile_id,
+        route="update",
+        detail={"notes": [note]},
+        failure=carried(failure),
+    )
 
 
 def _still_failing(failure: FailureRecord, link: Link | None) -> Outcome:

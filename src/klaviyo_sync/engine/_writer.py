@@ -7,6 +7,11 @@ profile) is an identity conflict, and nothing more is written for that customer;
 linked profile drops the stale link and routes the customer as if it were new. Consent and
 list changes follow, batched (see ``_consent``).
 
+Every profile write reads what Klaviyo left out of it (``X-Klaviyo-Partial-Failure``: an
+invalid phone beside a valid email is dropped and the write answers 2xx). The customer's
+outcome still says the profile was written, with a note, and carries a failure for the field
+(``_partial``); its applied state and fingerprint leave the field out.
+
 ``write_each`` and ``finish`` are the two halves of ``apply``: the bulk writer (``_bulk``)
 writes profiles its own way and hands its results to the same ``finish``, so consent, lists
 and outcomes work the same on both paths.
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..draft import Draft
@@ -25,11 +30,12 @@ from ..exceptions import (
     KlaviyoDuplicateProfileError,
     KlaviyoNotFoundError,
 )
-from ..klaviyo import KlaviyoClient
-from ..outcome import Link, LinkHow, Outcome, OutcomeKind
+from ..klaviyo import KlaviyoClient, Saved
+from ..outcome import Failure, Link, LinkHow, Outcome, OutcomeKind
 from ._consent import ConsentResult, ConsentWriter
 from ._diff import Before, Diff, applied_state
 from ._failures import failed, failure_from_error
+from ._partial import left_out, partial_failure, without
 from ._plan import BatchPlan, BatchResult, MatchedBy, Planned
 from ._planner import Planner, conflict_outcome, duplicate_of
 
@@ -49,6 +55,16 @@ class Written:
     link: Link | None = None
     """a new or changed link to store (None when the stored link still holds)"""
     notes: tuple[str, ...] = ()
+    dropped: dict[str, Any] = field(default_factory=dict)
+    """fields Klaviyo left out of the write as invalid, with the values sent"""
+    request: str = ""
+    """the request that wrote the profile (``POST /api/profiles``), for a failure's detail"""
+    status: int = 0
+
+    @property
+    def left_out(self) -> dict[str, Any]:
+        """Fields the profile does not hold as the draft has them: withheld or dropped."""
+        return {**self.planned.withheld, **self.dropped}
 
 
 Attempt = Written | Outcome | FatalError
@@ -136,7 +152,7 @@ class Writer:
             return await self._create(p, attributes)
         assert p.profile_id is not None
         try:
-            await self._client.update_profile(p.profile_id, attributes)
+            saved = await self._client.update_profile(p.profile_id, attributes)
         except KlaviyoNotFoundError:
             return await self._reroute(p)
         except KlaviyoDuplicateProfileError as err:
@@ -145,21 +161,20 @@ class Writer:
             return conflict_outcome(p, duplicate_of(err))
         payload = p.draft.profile_document(p.profile_id)
         if p.route == "update":
-            return Written(p, p.profile_id, "updated", payload)
+            return _written(p, saved, "updated", payload, _PATCH)
         how = p.matched_by or "matched_email"
         link = Link(p.customer.id, p.profile_id, how)
-        return Written(p, p.profile_id, how, payload, link)
+        return _written(p, saved, how, payload, _PATCH, link)
 
     async def _create(self, p: Planned, attributes: dict[str, Any]) -> Written | Outcome:
         try:
-            profile = await self._client.create_profile(attributes)
+            saved = await self._client.create_profile(attributes)
         except KlaviyoDuplicateProfileError as err:
             if err.duplicate_profile_id is None:
                 raise
             return await self._adopt_duplicate(p, err.duplicate_profile_id)
-        profile_id = str(profile["id"])
-        link = Link(p.customer.id, profile_id, "created")
-        return Written(p, profile_id, "created", p.draft.profile_document(), link)
+        link = Link(p.customer.id, saved.id, "created")
+        return _written(p, saved, "created", p.draft.profile_document(), _POST, link)
 
     async def _adopt_duplicate(self, p: Planned, profile_id: str) -> Written | Outcome:
         """Klaviyo already has a profile with one of our identifiers: link it and patch it.
@@ -167,13 +182,15 @@ class Writer:
         existing = await self._client.get_profile(profile_id, additional_fields=_SUBSCRIPTIONS)
         how, kind = adopt(self._planner, p, existing)
         try:
-            await self._client.update_profile(profile_id, p.draft.profile_attributes())
+            saved = await self._client.update_profile(profile_id, p.draft.profile_attributes())
         except KlaviyoDuplicateProfileError as err:
             return conflict_outcome(p, duplicate_of(err))
         note = f"create met 409 duplicate_profile; linked existing profile {profile_id}"
         link = Link(p.customer.id, profile_id, how)
         payload = p.draft.profile_document(profile_id)
-        return Written(p, profile_id, kind, payload, link, notes=(note,))
+        written = _written(p, saved, kind, payload, _PATCH, link)
+        written.notes = (note, *written.notes)
+        return written
 
     async def reroute(self, p: Planned) -> Attempt:
         """``_reroute`` for one customer, with every error turned into its outcome."""
@@ -221,12 +238,90 @@ class Writer:
             )
             return
         p = w.planned
-        result.fingerprints[customer_id] = p.fingerprint or p.draft.fingerprint()
         unsettled = frozenset(consent.unsettled) if consent is not None else frozenset()
-        result.applied[customer_id] = applied_state(p.applied, p.draft, unsettled)
+        if w.left_out:
+            result.fingerprints[customer_id] = without(p.draft, list(w.dropped)).fingerprint()
+        else:
+            result.fingerprints[customer_id] = p.fingerprint or p.draft.fingerprint()
+        result.applied[customer_id] = _applied(p, w.dropped, unsettled)
         result.outcomes.append(
-            Outcome(customer_id, w.kind, w.profile_id, route=w.planned.route, detail=detail)
+            Outcome(
+                customer_id,
+                w.kind,
+                w.profile_id,
+                route=w.planned.route,
+                detail=detail,
+                failure=_left_out_failure(w),
+            )
         )
+
+
+_POST = "POST /api/profiles"
+_PATCH = "PATCH /api/profiles/{id}"
+
+
+def _written(
+    p: Planned,
+    saved: Saved,
+    kind: OutcomeKind,
+    payload: dict[str, Any],
+    request: str,
+    link: Link | None = None,
+) -> Written:
+    """A profile write Klaviyo accepted, with the fields it left out of it."""
+    dropped = left_out(p.draft, saved.dropped)
+    notes: tuple[str, ...] = ()
+    if dropped:
+        named = ", ".join(f"{name} {value!r}" for name, value in dropped.items())
+        notes = (
+            f"Klaviyo left out {named} as invalid (X-Klaviyo-Partial-Failure): the profile "
+            "was written without it",
+        )
+    return Written(
+        p,
+        saved.id,
+        kind,
+        payload,
+        link,
+        notes,
+        dropped=dropped,
+        request=request.replace("{id}", saved.id),
+        status=201 if saved.created else 200,
+    )
+
+
+def _left_out_failure(w: Written) -> Failure | None:
+    """The failure the outcome of a profile written without some fields carries: a new one
+    for fields Klaviyo left out now, else the open one for values withheld (kept open)."""
+    p = w.planned
+    failure = p.kept
+    if w.dropped:
+        failure = partial_failure(
+            p,
+            w.left_out,
+            done=w.kind,
+            header=", ".join(w.dropped),
+            request=w.request,
+            status=w.status,
+            payload=w.payload,
+        )
+    if failure is None:
+        return None
+    # The draft as the source has it now: an unchanged customer is then not sent again.
+    return replace(failure, detail={**failure.detail, "fingerprint": p.fingerprint})
+
+
+def _applied(p: Planned, dropped: dict[str, Any], unsettled: frozenset[str]) -> dict[str, Any]:
+    """The applied state, with what Klaviyo left out as it was before (a dropped phone leaves
+    a stored one as it was) or absent."""
+    state = applied_state(p.applied, p.draft, unsettled)
+    before = p.applied or {}
+    for name in dropped:
+        if name in before:
+            state[name] = before[name]
+        else:
+            state.pop(name, None)
+    return state
 
 
 def _write_failed(planned: Planned, error: Exception) -> Outcome:

@@ -20,12 +20,13 @@ from ._client import (
     MAX_SUBSCRIBE_PER_CALL,
     MAX_UNSUBSCRIBE_PER_CALL,
     KlaviyoClient,
+    Saved,
     SubscriptionTarget,
 )
 from ._clock import Clock, SystemClock
 from ._errors import error_from_response, error_from_transport
 from ._filters import any_of, equals
-from ._http import REVISION, USER_AGENT
+from ._http import PARTIAL_FAILURE, REVISION, USER_AGENT, partial_failure
 from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy, default_jitter, no_jitter, should_retry, sleep_time
 
@@ -37,12 +38,14 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "MAX_SUBSCRIBE_PER_CALL",
     "MAX_UNSUBSCRIBE_PER_CALL",
+    "PARTIAL_FAILURE",
     "REVISION",
     "USER_AGENT",
     "Clock",
     "KlaviyoClient",
     "RateLimiter",
     "RetryPolicy",
+    "Saved",
     "SubscriptionTarget",
     "SystemClock",
     "any_of",
@@ -51,6 +54,7 @@ __all__ = [
     "error_from_response",
     "error_from_transport",
     "no_jitter",
+    "partial_failure",
     "should_retry",
     "sleep_time",
 ]

@@ -9,6 +9,12 @@ failure to stay with that call's customers passes one call's worth at a time (``
 
 Each request tells the retry policy how many customers it carries (the values of a lookup, the
 profiles of a job), so one carrying many is tried longer (``RetryPolicy.patient_from``).
+
+Every write reads ``X-Klaviyo-Partial-Failure``: since its phone validation change Klaviyo
+answers a create, a profile-import or a subscription with an invalid phone beside a valid email
+with a 2xx, leaving the phone out. Profile writes return a ``Saved`` naming the attributes left
+out; subscription calls return them. Bulk import jobs are not documented to send it (their bad
+rows fail at submit or in ``import-errors``); the session logs it on any answer that has it.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ __all__ = [
     "MAX_SUBSCRIBE_PER_CALL",
     "MAX_UNSUBSCRIBE_PER_CALL",
     "KlaviyoClient",
+    "Saved",
     "SubscriptionTarget",
 ]
 
@@ -93,6 +100,21 @@ class SubscriptionTarget:
 
     def identifiers(self) -> dict[str, str]:
         return {k: v for k, v in (("email", self.email), ("phone_number", self.phone_number)) if v}
+
+
+@dataclass(slots=True, frozen=True)
+class Saved:
+    """A profile write Klaviyo accepted: the profile it answered with, whether the write made
+    it (a create, or a profile-import that found none), and the attributes Klaviyo left out as
+    invalid (``X-Klaviyo-Partial-Failure``), which the profile does not hold as sent."""
+
+    profile: Resource
+    created: bool = False
+    dropped: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return str(self.profile["id"])
 
 
 class KlaviyoClient:
@@ -175,13 +197,14 @@ class KlaviyoClient:
 
     async def create_profile(
         self, attributes: Mapping[str, Any], *, properties: Mapping[str, Any] | None = None
-    ) -> Resource:
-        """Create a profile (201). A taken identifier raises KlaviyoDuplicateProfileError."""
+    ) -> Saved:
+        """Create a profile (201). A taken identifier raises KlaviyoDuplicateProfileError; an
+        invalid phone beside another identifier is left out (``Saved.dropped``)."""
         attrs = dict(attributes)
         if properties:
             attrs["properties"] = {**(attrs.get("properties") or {}), **properties}
         body = {"data": {"type": "profile", "attributes": attrs}}
-        return await self._one("create_profile", body=body)
+        return await self._saved("create_profile", body=body)
 
     async def get_profile(
         self, profile_id: str, *, additional_fields: Sequence[str] = ()
@@ -195,12 +218,13 @@ class KlaviyoClient:
         attributes: Mapping[str, Any],
         *,
         patch_properties: Mapping[str, Any] | None = None,
-    ) -> Resource:
-        """PATCH a profile: a key set to None clears that field, an absent key is left alone."""
+    ) -> Saved:
+        """PATCH a profile: a key set to None clears that field, an absent key is left alone.
+        Klaviyo answers an invalid phone here with a 400, but ``Saved.dropped`` is read too."""
         data: Resource = {"type": "profile", "id": profile_id, "attributes": dict(attributes)}
         if patch_properties:
             data["meta"] = {"patch_properties": dict(patch_properties)}
-        return await self._one("update_profile", id=profile_id, body={"data": data})
+        return await self._saved("update_profile", id=profile_id, body={"data": data})
 
     async def import_profile(
         self,
@@ -208,15 +232,15 @@ class KlaviyoClient:
         *,
         profile_id: str | None = None,
         patch_properties: Mapping[str, Any] | None = None,
-    ) -> tuple[Resource, bool]:
-        """Create or update a profile matched by its identifiers; returns (profile, created)."""
+    ) -> Saved:
+        """Create or update a profile matched by its identifiers (``Saved.created`` says
+        which); an invalid phone beside another identifier is left out (``Saved.dropped``)."""
         data: Resource = {"type": "profile", "attributes": dict(attributes)}
         if profile_id is not None:
             data["id"] = profile_id
         if patch_properties:
             data["meta"] = {"patch_properties": dict(patch_properties)}
-        reply = await self._send("create_or_update_profile", body={"data": data})
-        return _data(reply, "create_or_update_profile"), reply.status == 201
+        return await self._saved("create_or_update_profile", body={"data": data})
 
     async def iter_profiles(
         self,
@@ -352,10 +376,15 @@ class KlaviyoClient:
         list_id: str | None = None,
         historical_import: bool = False,
         custom_source: str | None = None,
-    ) -> None:
+    ) -> tuple[str, ...]:
         """Subscribe profiles (202 jobs of ≤1,000). With a double opt-in ``list_id`` Klaviyo
-        sends a confirmation email and the profile joins once it is confirmed."""
+        sends a confirmation email and the profile joins once it is confirmed.
+
+        Returns the attributes Klaviyo left out as invalid in any of the jobs (an invalid phone
+        beside an email: that profile's SMS consent is dropped with it). The header names no
+        profile: pass one target to know whose."""
         resources = [_subscribe_resource(t, historical_import) for t in profiles]
+        dropped: dict[str, None] = {}
         for chunk in _chunks(resources, MAX_SUBSCRIBE_PER_CALL):
             attributes: Resource = {"profiles": {"data": chunk}}
             if custom_source is not None:
@@ -364,24 +393,30 @@ class KlaviyoClient:
                 attributes["historical_import"] = True
             data = {"type": "profile-subscription-bulk-create-job", "attributes": attributes}
             body = {"data": _with_list(data, list_id)}
-            await self._send("bulk_subscribe_profiles", body=body, carrying=len(chunk))
+            reply = await self._send("bulk_subscribe_profiles", body=body, carrying=len(chunk))
+            dropped.update(dict.fromkeys(reply.dropped))
+        return tuple(dropped)
 
     async def unsubscribe_profiles(
         self, profiles: Sequence[SubscriptionTarget], *, list_id: str | None = None
-    ) -> None:
+    ) -> tuple[str, ...]:
         """Unsubscribe profiles from the channels each target names (202 jobs of ≤100).
 
         Klaviyo unsubscribes globally a profile that is not in ``list_id``; to only take a
-        profile off a list, use ``remove_profiles_from_list``.
+        profile off a list, use ``remove_profiles_from_list``. Returns the attributes Klaviyo
+        left out as invalid, as ``subscribe_profiles`` does.
         """
         resources = [_unsubscribe_resource(t) for t in profiles]
+        dropped: dict[str, None] = {}
         for chunk in _chunks(resources, MAX_UNSUBSCRIBE_PER_CALL):
             data = {
                 "type": "profile-subscription-bulk-delete-job",
                 "attributes": {"profiles": {"data": chunk}},
             }
             body = {"data": _with_list(data, list_id)}
-            await self._send("bulk_unsubscribe_profiles", body=body, carrying=len(chunk))
+            reply = await self._send("bulk_unsubscribe_profiles", body=body, carrying=len(chunk))
+            dropped.update(dict.fromkeys(reply.dropped))
+        return tuple(dropped)
 
     # -- lists -------------------------------------------------------------------------------
 
@@ -444,6 +479,10 @@ class KlaviyoClient:
         return await self._session.send(
             endpoint, path, params=params, body=body, content=content, carrying=carrying
         )
+
+    async def _saved(self, operation: str, *, id: str | None = None, body: Any = None) -> Saved:
+        reply = await self._send(operation, id=id, body=body)
+        return Saved(_data(reply, operation), created=reply.status == 201, dropped=reply.dropped)
 
     async def _one(
         self,

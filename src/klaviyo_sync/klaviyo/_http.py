@@ -28,12 +28,24 @@ from ._errors import error_from_response, error_from_transport
 from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy, should_retry, sleep_time
 
-__all__ = ["JSON_API", "REVISION", "USER_AGENT", "Reply", "Session", "encode"]
+__all__ = [
+    "JSON_API",
+    "PARTIAL_FAILURE",
+    "REVISION",
+    "USER_AGENT",
+    "Reply",
+    "Session",
+    "encode",
+    "partial_failure",
+]
 
 logger = logging.getLogger("klaviyo_sync.klaviyo")
 
 REVISION = "2026-07-15"
 JSON_API = "application/vnd.api+json"
+PARTIAL_FAILURE = "X-Klaviyo-Partial-Failure"
+"""Klaviyo's header on a 2xx write that left fields out as invalid (an invalid phone beside a
+valid email, since its phone validation change): a comma-separated list of attribute names."""
 _REDACTED = "[redacted]"
 
 
@@ -52,10 +64,18 @@ Params = Mapping[str, str | int]
 
 @dataclass(slots=True, frozen=True)
 class Reply:
-    """A successful response: its status and decoded JSON body (None when it had none)."""
+    """A successful response: its status, decoded JSON body (None when it had none), and the
+    attributes Klaviyo left out as invalid (``X-Klaviyo-Partial-Failure``)."""
 
     status: int
     body: Any
+    dropped: tuple[str, ...] = ()
+
+
+def partial_failure(value: str | None) -> tuple[str, ...]:
+    """The attribute names in an ``X-Klaviyo-Partial-Failure`` value, each once, in order."""
+    names = (name.strip() for name in (value or "").split(","))
+    return tuple(dict.fromkeys(name for name in names if name))
 
 
 def encode(body: Any) -> bytes:
@@ -182,10 +202,14 @@ class Session:
     def _reply(
         self, response: httpx.Response, endpoint: Endpoint, path: str
     ) -> Reply | KlaviyoAPIError:
+        # Read on every answer: a 2xx no longer proves every field was stored.
+        dropped = partial_failure(response.headers.get(PARTIAL_FAILURE))
+        if dropped:
+            logger.info("%s %s left out as invalid: %s", endpoint.method, path, ", ".join(dropped))
         if not response.content:
-            return Reply(response.status_code, None)
+            return Reply(response.status_code, None, dropped)
         try:
-            return Reply(response.status_code, json.loads(response.content))
+            return Reply(response.status_code, json.loads(response.content), dropped)
         except (ValueError, UnicodeDecodeError):
             return KlaviyoUnexpectedError(
                 f"{endpoint.method} {path} answered {response.status_code} with a body "

@@ -29,7 +29,7 @@ class Behaviour:
     ``klaviyo-sync sandbox``.
     """
 
-    invalid_phone: str = "refuse"
+    invalid_phone: str = "drop"
     """``drop``: beside another identifier an invalid phone is dropped and the write answers 2xx
     with ``X-Klaviyo-Partial-Failure: phone_number`` (Klaviyo since its phone validation
     change); ``refuse``: a 400 at ``/data/attributes/phone_number`` (Klaviyo before it)"""

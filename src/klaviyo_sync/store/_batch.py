@@ -26,6 +26,7 @@ T = TypeVar("T")
 # A customer has at most one open failure per kind. Without a customer (a source line whose Id
 # could not be read) the message, which names the line, tells entries apart instead.
 _Key = tuple[str | None, str, str]
+_NOT_WRITTEN = frozenset({"failed", "conflict"})
 
 
 @dataclass(slots=True)
@@ -67,8 +68,10 @@ def write_batch(
     _resolve_superseded(conn, run_id, now, outcomes)
     _drop_links(conn, dropped_links)
     put_links(conn, now, links)
-    failed = {o.customer_id for o in outcomes if is_failed(o)}
+    failed = {o.customer_id for o in outcomes if o.kind in _NOT_WRITTEN}
     # A failed customer keeps the fingerprint of what was last applied, so the next run resends.
+    # One written with a field Klaviyo left out (its outcome carries that failure) takes the
+    # fingerprint and state it is given: the engine leaves the field out of them.
     _put_fingerprints(
         conn, now, {c: f for c, f in fingerprints.items() if c not in failed}, applied
     )

@@ -496,7 +496,8 @@ def _sync_result(outcome: Outcome, source: str, failure_id: int | None) -> SyncR
     if payload is None and failure is not None:
         payload = failure.detail.get("payload")
     matched = detail.get("matched_by")
-    if failure is not None:
+    # A profile written without a field Klaviyo left out carries a failure, but was written.
+    if failure is not None and outcome.kind in ("failed", "conflict"):
         route_text = f"failed at {failure.stage}"
     else:
         route_text = ROUTES.get(outcome.route or "", outcome.route or outcome.kind)
