@@ -12,8 +12,19 @@ from klaviyo_sync.customer import Customer
 from klaviyo_sync.draft import Draft
 from klaviyo_sync.engine import Planned
 from klaviyo_sync.engine._failures import failure_from_error
-from klaviyo_sync.engine._jobs import Row, import_error, job_chunks, poll_delays, row_index
-from klaviyo_sync.exceptions import KlaviyoDuplicateProfileError, KlaviyoNotFoundError
+from klaviyo_sync.engine._jobs import (
+    Row,
+    import_error,
+    job_chunks,
+    poll_delays,
+    refused_rows,
+    row_index,
+)
+from klaviyo_sync.exceptions import (
+    KlaviyoDuplicateProfileError,
+    KlaviyoNotFoundError,
+    KlaviyoValidationError,
+)
 from klaviyo_sync.klaviyo import MAX_BULK_IMPORT_BYTES
 
 
@@ -121,3 +132,43 @@ def test_row_index_reads_the_pointer() -> None:
     assert row_index(_error("invalid", "/data/attributes/profiles/data/12/attributes")) == 12
     assert row_index(_error("invalid", "/data/attributes")) is None
     assert row_index({"attributes": {}}) is None
+
+
+def _refusal(*pointers: str) -> KlaviyoValidationError:
+    """A job refused at submit, as Klaviyo answers it: one ``errors[]`` item per bad row."""
+    items = [
+        {
+            "id": f"id-{n}",
+            "status": 400,
+            "code": "invalid",
+            "title": "Invalid input.",
+            "detail": "Invalid email address" if pointer.endswith("email") else "Invalid phone",
+            "source": {"pointer": pointer},
+        }
+        for n, pointer in enumerate(pointers)
+    ]
+    return KlaviyoValidationError("refused", status=400, body={"errors": items}, request_id="R")
+
+
+def test_a_refused_job_names_its_bad_rows_each_with_the_per_record_error() -> None:
+    base = "/data/attributes/profiles/data"
+    refused = refused_rows(
+        _refusal(
+            f"{base}/3/attributes/email",
+            f"{base}/7/attributes/phone_number",
+            f"{base}/7/attributes/email",  # a second error for one row: the first is kept
+            f"{base}/12/attributes/email",  # not a row of the job sent
+            "/data/relationships/lists/data/0/id",  # names no row
+        ),
+        10,
+    )
+    assert set(refused) == {3, 7}
+    kinds = {
+        i: failure_from_error(e, stage="write", customer_id="c").kind for i, e in refused.items()
+    }
+    assert kinds == {3: "invalid", 7: "phone_rejected"}
+    assert refused[3].pointer == "/data/attributes/email"
+    assert "row 3" in str(refused[3])
+    assert refused[3].request_id == "id-0"
+    assert refused_rows(_refusal("/data/attributes/profiles"), 10) == {}
+    assert refused_rows(KlaviyoValidationError("x", body="<html>"), 10) == {}

@@ -1,8 +1,9 @@
 """Pure helpers of the bulk path: rows, jobs cut to Klaviyo's limits, polling, import errors.
 
 Nothing here talks to Klaviyo, so each rule is tested on its own: how rows are cut into jobs
-(count and bytes), how long to wait between polls, and how an ``import-error`` resource
-becomes the same exception a per-record request would have raised for that profile.
+(count and bytes), how long to wait between polls, and how an ``import-error`` resource, or
+one error of a job Klaviyo refused at submit, becomes the same exception a per-record request
+would have raised for that profile.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "import_error",
     "job_chunks",
     "poll_delays",
+    "refused_rows",
     "row_index",
 ]
 
@@ -93,9 +95,7 @@ def poll_delays(first: float = 0.25, factor: float = 1.5, cap: float = 5.0) -> I
 
 def row_index(error: dict[str, Any]) -> int | None:
     """The job row an import error's pointer names, if it names one."""
-    pointer = _pointer(error)
-    match = _ROW_POINTER.match(pointer or "")
-    return int(match.group(1)) if match else None
+    return _row_of(_pointer(error))
 
 
 def import_error(error: dict[str, Any], *, job_id: str) -> KlaviyoAPIError:
@@ -106,15 +106,51 @@ def import_error(error: dict[str, Any], *, job_id: str) -> KlaviyoAPIError:
     kinds such as ``phone_rejected`` are decided by the same rule on both paths.
     """
     attributes = error.get("attributes") or {}
+    return _per_record(
+        attributes,
+        f"bulk import job {job_id} refused this profile",
+        request_id=_text(error.get("id")),
+        body={"job": job_id, "error": _without_payload(attributes)},
+    )
+
+
+def refused_rows(error: KlaviyoAPIError, rows: int) -> dict[int, KlaviyoAPIError]:
+    """The rows a job refused at submit names, each with its per-record exception.
+
+    Klaviyo validates a job as it is submitted: any bad row makes the whole job a 400, with one
+    ``errors[]`` item per bad row at ``/data/attributes/profiles/data/N/...``. Items that name
+    no row of the ``rows`` sent (the job itself, a list) are left out: an empty answer means the
+    refusal cannot be pinned on any row.
+    """
+    items = error.body.get("errors") if isinstance(error.body, dict) else None
+    found: dict[int, KlaviyoAPIError] = {}
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        index = _row_of(_pointer({"attributes": item}))
+        if index is None or index >= rows or index in found:
+            continue
+        found[index] = _per_record(
+            item,
+            f"Klaviyo refused the bulk import job for this profile (row {index})",
+            request_id=_text(item.get("id")) or error.request_id,
+            body={"refused_job_row": index, "error": item},
+        )
+    return found
+
+
+def _per_record(
+    attributes: dict[str, Any], what: str, *, request_id: str | None, body: dict[str, Any]
+) -> KlaviyoAPIError:
     code = _text(attributes.get("code"))
     title = _text(attributes.get("title"))
     detail = _text(attributes.get("detail"))
-    pointer = _pointer(error)
+    pointer = _pointer({"attributes": attributes})
     match = _ROW_POINTER.match(pointer or "")
     if match:
         pointer = "/data" + (match.group(2) or "")
     reason = " ".join(p for p in (code, detail or title) if p) or "no detail"
-    message = f"bulk import job {job_id} refused this profile: {reason}"
+    message = f"{what}: {reason}"
     if pointer:
         message += f" (at {pointer})"
     fields: dict[str, Any] = {
@@ -122,10 +158,10 @@ def import_error(error: dict[str, Any], *, job_id: str) -> KlaviyoAPIError:
         "title": title,
         "detail": detail,
         "pointer": pointer,
-        "request_id": _text(error.get("id")),
+        "request_id": request_id,
         "method": "POST",
         "path": JOB_PATH,
-        "body": {"job": job_id, "error": _without_payload(attributes)},
+        "body": body,
     }
     if code == "duplicate_profile":
         meta = attributes.get("meta") if isinstance(attributes.get("meta"), dict) else {}
@@ -136,6 +172,11 @@ def import_error(error: dict[str, Any], *, job_id: str) -> KlaviyoAPIError:
     if code == "not_found":
         return KlaviyoNotFoundError(message, status=404, **fields)
     return KlaviyoValidationError(message, status=400, **fields)
+
+
+def _row_of(pointer: str | None) -> int | None:
+    match = _ROW_POINTER.match(pointer or "")
+    return int(match.group(1)) if match else None
 
 
 def _without_payload(attributes: dict[str, Any]) -> dict[str, Any]:
