@@ -120,10 +120,48 @@ async def test_bulk_and_per_record_leave_klaviyo_in_the_same_state(tmp_path: Pat
         assert ada_profile.phone_number == "+14155552671", "no phone in the source keeps Klaviyo's"
 
 
-async def test_import_errors_land_in_the_error_log_with_the_right_customer(
+def _behave(world: World, **settings: str) -> World:
+    world.sandbox.behaviour = world.sandbox.behaviour.updated(settings)
+    return world
+
+
+async def test_rows_refused_at_submit_fail_with_the_job_row_and_the_rest_go_in_one_more_job(
     tmp_path: Path,
 ) -> None:
+    # Klaviyo today: the job is a 400 naming rows 10 and 21, and nothing is imported.
     world = strategy_world(tmp_path, "bulk")
+    good = [_customer(n, Phone=f"(415) 555-{2600 + n:04d}") for n in range(20)]
+    rejected = _customer(77, Phone="(555) 010-0177")
+    refused = _customer(78, EmailAddress="nope@")
+    outcomes = await world.sync(*good[:10], rejected, *good[10:], refused)
+
+    first, second = world.requests("POST", JOBS)
+    assert first.status == 400
+    assert len(second.body["data"]["attributes"]["profiles"]["data"]) == 20
+    assert not world.requests("POST", "/api/profiles"), "no request per customer"
+    with world.store() as store:
+        failures = {f.customer_id: f for f in store.list_failures()}
+        links = store.get_links([str(n) for n in range(20)])
+    assert set(failures) == {"77", "78"}
+    assert (failures["77"].kind, failures["77"].stage) == ("phone_rejected", "write")
+    assert failures["77"].detail["payload"]["data"]["attributes"]["phone_number"] == "+15550100177"
+    assert failures["77"].detail["klaviyo"]["pointer"] == "/data/attributes/phone_number"
+    assert "refused the bulk import job for this profile (row 10)" in failures["77"].message
+    assert failures["77"].detail["klaviyo"]["response"]["refused_job_row"] == 10
+    assert failures["78"].kind == "invalid"
+    assert failures["78"].detail["klaviyo"]["pointer"] == "/data/attributes/email"
+    assert "(row 21)" in failures["78"].message
+    assert len(links) == 20, "every other customer is linked to its own profile"
+    for n, link in links.items():
+        assert world.profile(link.profile_id).external_id == n
+    assert {o.customer_id for o in outcomes if o.kind == "created"} == {str(n) for n in range(20)}
+
+
+async def test_import_errors_of_a_job_accepted_whole_land_with_the_right_customer(
+    tmp_path: Path,
+) -> None:
+    # Klaviyo before, and rows that fail only once imported: the job runs, errors come after.
+    world = _behave(strategy_world(tmp_path, "bulk"), bulk_import_validation="row")
     good = [_customer(n, Phone=f"(415) 555-{2600 + n:04d}") for n in range(20)]
     rejected = _customer(77, Phone="(555) 010-0177")
     refused = _customer(78, EmailAddress="nope@")
@@ -135,15 +173,75 @@ async def test_import_errors_land_in_the_error_log_with_the_right_customer(
         links = store.get_links([str(n) for n in range(20)])
     assert set(failures) == {"77", "78"}
     assert (failures["77"].kind, failures["77"].stage) == ("phone_rejected", "write")
-    assert failures["77"].detail["payload"]["data"]["attributes"]["phone_number"] == "+15550100177"
     assert failures["77"].detail["klaviyo"]["pointer"] == "/data/attributes/phone_number"
     assert "bulk import job" in failures["77"].message
     assert failures["78"].kind == "invalid"
     assert failures["78"].detail["klaviyo"]["pointer"] == "/data/attributes/email"
-    assert len(links) == 20, "every imported customer is linked to its own profile"
-    for n, link in links.items():
-        assert world.profile(link.profile_id).external_id == n
+    assert len(links) == 20
     assert {o.customer_id for o in outcomes if o.kind == "created"} == {str(n) for n in range(20)}
+
+
+async def test_a_refused_job_of_1500_with_one_bad_email_costs_one_more_job_not_1500_requests(
+    tmp_path: Path,
+) -> None:
+    world = strategy_world(tmp_path, "bulk", spec_checked=False)
+    customers = [_customer(n) for n in range(1_500)]
+    customers[700] = _customer(700, EmailAddress="not-an-email")
+    outcomes = await world.sync(*customers)
+
+    kinds = _kinds(outcomes)
+    assert kinds.pop("700") == "invalid"
+    assert set(kinds.values()) == {"created"}
+    assert len(kinds) == 1_499
+    assert len(world.requests("POST", JOBS)) == 2, "the refused job and one more"
+    assert not world.requests("POST", "/api/profiles")
+    assert not world.requests("PATCH")
+    writes = world.writes()
+    # Two import jobs, then 1,000 customers a request for each of the template's consent and
+    # list steps (subscribe, LIST_ consent, UCLIST_ membership): nothing per customer.
+    assert len(writes) == 2 + 3 * 2, [(r.method, r.path) for r in writes]
+    reads = world.requests("GET")
+    assert len(reads) <= 50, "lookups of 100 and a few polls"
+    assert len(world.sandbox.profiles) == 1_499
+
+
+class _RefuseEveryJob(httpx.AsyncBaseTransport):
+    """Klaviyo refusing every job at submit, each time naming its first row."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path == JOBS:
+            error = {
+                "id": "9b8c2f7e-0000-4000-8000-000000000000",
+                "status": 400,
+                "code": "invalid",
+                "title": "Invalid input.",
+                "detail": "Invalid email address",
+                "source": {"pointer": "/data/attributes/profiles/data/0/attributes/email"},
+                "links": {},
+                "meta": {},
+            }
+            return httpx.Response(400, json={"errors": [error]}, request=request)
+        return await self._inner.handle_async_request(request)
+
+
+async def test_a_second_refusal_fails_its_rows_and_submits_nothing_more(tmp_path: Path) -> None:
+    world = strategy_world(tmp_path, "bulk")
+    assert world.connections.transport is not None
+    world.connections = Connections(_RefuseEveryJob(world.connections.transport), world.clock)
+    outcomes = await world.sync(*(_customer(n) for n in range(5)))
+
+    failures = {o.customer_id: o.failure for o in outcomes if o.failure is not None}
+    assert set(failures) == {"0", "1", "2", "3", "4"}
+    assert (failures["0"].kind, failures["0"].retryable) == ("invalid", False)
+    assert (failures["1"].kind, failures["1"].retryable) == ("invalid", False)
+    for n in "234":
+        failure = failures[n]
+        assert (failure.kind, failure.retryable) == ("klaviyo_unavailable", True)
+        assert "refused this profile's bulk import job at submit for other rows" in failure.message
+    assert not world.requests("POST", "/api/profiles")
 
 
 @pytest.mark.parametrize("strategy", ["bulk", "per-record", "auto"])
@@ -288,3 +386,118 @@ async def test_a_row_merged_into_a_profile_made_meanwhile_is_a_match_and_keeps_i
     assert profile.email_marketing is not None
     assert profile.email_marketing.consent == "UNSUBSCRIBED", "Klaviyo owns consent"
     assert outcome.detail["consent"].startswith("kept")
+
+
+_CLEARING = """
+[[rows]]
+destination = "Loyalty Tier"
+kind = "field"
+source = "CustomFields.Tier"
+when_empty = "clear"
+
+[[rows]]
+destination = "Organization"
+kind = "field"
+source = "Company"
+when_empty = "clear"
+"""
+
+
+def _tiered(n: int, tier: str | None, **extra: Any) -> dict[str, Any]:
+    return _customer(n, CustomFields={"Tier": tier} if tier else {}, **extra)
+
+
+@pytest.mark.parametrize("nulls", ["ignore", "clear"])
+async def test_a_clear_reaches_klaviyo_on_the_bulk_path_whatever_bulk_import_does_with_null(
+    tmp_path: Path, nulls: str
+) -> None:
+    world = _behave(strategy_world(tmp_path, "bulk"), bulk_import_null=nulls)
+    world.with_mapping(_CLEARING)
+    # One profile Klaviyo already has, with values the source no longer holds: a match.
+    world.sandbox.create_profile(
+        {"email": "c9@example.com", "organization": "Old Co", "properties": {"Loyalty Tier": "x"}}
+    )
+    await world.sync(*(_tiered(n, "gold", Company="Acme") for n in range(4)))
+
+    before = len(world.sandbox.requests)
+    outcomes = await world.sync(
+        _tiered(0, None, LastName="Cleared"),  # linked: the store applied gold and Acme
+        _tiered(1, "silver", Company="Acme"),  # a change that clears nothing
+        _tiered(2, "gold", Company="Acme", LastName="Kept"),
+        _tiered(9, None),  # matched: Klaviyo's profile holds both
+    )
+
+    assert {o.customer_id: o.kind for o in outcomes} == {
+        "0": "updated",
+        "1": "updated",
+        "2": "updated",
+        "9": "matched_email",
+    }
+    for email in ("c0@example.com", "c9@example.com"):
+        profile = world.by_email(email)
+        assert profile is not None
+        assert "Loyalty Tier" not in profile.properties, email
+        assert profile.organization is None, email
+    silver = world.by_email("c1@example.com")
+    assert silver is not None
+    assert (silver.properties["Loyalty Tier"], silver.organization) == ("silver", "Acme")
+    run = list(world.sandbox.requests)[before:]
+    [job] = [r for r in run if r.method == "POST" and r.path == JOBS]
+    rows = job.body["data"]["attributes"]["profiles"]["data"]
+    assert len(rows) == 2, "the customers whose clears matter are not left to the job"
+    patched = sorted(r.path for r in run if r.method == "PATCH")
+    assert patched == sorted(
+        f"/api/profiles/{world.by_email(f'c{n}@example.com').id}"  # type: ignore[union-attr]
+        for n in (0, 9)
+    )
+
+
+async def test_a_clear_known_to_be_applied_stays_in_the_job_unless_the_run_is_full(
+    tmp_path: Path,
+) -> None:
+    world = strategy_world(tmp_path, "bulk").with_mapping(_CLEARING)
+    await world.sync(*(_tiered(n, "gold") for n in range(3)))
+    await world.sync(*(_tiered(n, None) for n in range(3)))  # cleared per record
+    assert len(world.requests("PATCH")) == 3
+
+    await world.sync(*(_tiered(n, None, LastName="Later") for n in range(3)))
+    assert len(world.requests("PATCH")) == 3, "Tier is empty as last applied: the job will do"
+    assert len(world.requests("POST", JOBS)) == 2
+
+    # Someone set a tier in Klaviyo since; --full trusts nothing the store knows.
+    drifted = world.by_email("c0@example.com")
+    assert drifted is not None
+    world.sandbox.update_profile(drifted.id, {"properties": {"Loyalty Tier": "set in Klaviyo"}})
+    await world.sync(*(_tiered(n, None, LastName="Later") for n in range(3)), full=True)
+    assert len(world.requests("PATCH")) == 6
+    assert "Loyalty Tier" not in world.profile(drifted.id).properties
+
+
+async def test_a_create_merged_into_a_profile_made_meanwhile_has_its_clears_patched(
+    tmp_path: Path,
+) -> None:
+    world = strategy_world(tmp_path, "bulk").with_mapping(_CLEARING)
+    assert world.connections.transport is not None
+    clock = world.sandbox.clock = ManualClock()
+
+    def arrive() -> None:
+        clock.advance(1.0)
+        world.sandbox.create_profile(
+            {
+                "email": "c1@example.com",
+                "organization": "Old Co",
+                "properties": {"Loyalty Tier": "x"},
+            }
+        )
+        clock.advance(1.0)
+
+    transport = _ProfileArrivesFirst(world.connections.transport, arrive)
+    world.connections = Connections(transport, world.clock)
+    [outcome] = await world.sync(_tiered(1, None))
+
+    assert outcome.kind == "matched_email"
+    assert "a PATCH cleared" in outcome.detail["notes"][-1]
+    profile = world.by_email("c1@example.com")
+    assert profile is not None
+    assert "Loyalty Tier" not in profile.properties
+    assert profile.organization is None

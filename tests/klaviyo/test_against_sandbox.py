@@ -161,9 +161,16 @@ async def test_a_phone_klaviyo_left_out_is_reported_on_every_write(client: Klavi
 async def test_bulk_job_runs_to_complete_with_an_import_error(
     client: KlaviyoClient, clock: SharedClock
 ) -> None:
+    # A row that passes the checks at submit and fails when imported: its profile id is
+    # unknown. (An invalid phone would refuse the whole job at submit, as Klaviyo does today.)
+    unknown = {
+        "type": "profile",
+        "id": "01JZZZZZZZZZZZZZZZZZZZZZZZ",
+        "attributes": {"email": "b2@example.com", "external_id": "c2"},
+    }
     rows = [
         {"email": "b1@example.com", "external_id": "c1"},
-        {"email": "b2@example.com", "external_id": "c2", "phone_number": "+15550100199"},
+        unknown,
         {"email": "b3@example.com", "external_id": "c3"},
     ]
     job = await client.create_bulk_import_job(rows)

@@ -4,7 +4,8 @@ The planner's work is the same on both paths: customers are matched by email, th
 before anything is written, and a linked or matched customer's row targets its profile id, so
 Klaviyo's own matching never decides where a row goes. Each row carries exactly the attributes
 the per-record path would send (``Draft.profile_attributes``: absent stays absent, only a
-``when_empty = "clear"`` row sends null; seed 000 is about nulls in bulk imports).
+``when_empty = "clear"`` row sends null; seed 000 is about nulls in bulk imports), and a clear
+that matters is not left to a job (step 2).
 
 For one batch:
 
@@ -12,17 +13,36 @@ For one batch:
    identifier (email, phone, profile id, external id) with an earlier row of the batch, or is
    too large for a job, is written afterwards on its own, as the per-record path would: two
    rows for one profile in one job would race inside Klaviyo.
-2. Jobs are submitted and polled to completion. Every import error is mapped back to its row
-   (by the ``external_id`` it carries, else the row its pointer names, else its identifiers)
-   and becomes the failure the per-record request would have given (``phone_rejected`` for a
-   phone Klaviyo refuses). A 404 on a row with a profile id is a stale link: that customer is
-   rerouted as on the per-record path.
-3. Created profiles are looked up in batches (``any(external_id,[…])``, then email, then phone
+2. **Clears.** Bulk import does not clear: Klaviyo's guide says a null there does not set a
+   field to null (seed 000 reports the opposite through Amperity; the engine depends on
+   neither). So a customer whose draft clears (``when_empty = "clear"``) a field of an existing
+   profile that may hold a value is written on its own with ``PATCH``, where null clears, and
+   never goes into a job: one request, where a job row followed by a repairing ``PATCH`` would
+   cost the row and the same request, and reading the profiles back to verify would cost reads
+   as well. A clear of a field known to be empty stays in the job (the store last applied it
+   empty, or the matched profile Klaviyo returned has it empty), so a mapping that clears a
+   sparse field does not send most of a resync per record; ``--full`` trusts nothing and sends
+   every such clear per record. A create has nothing to clear; a create row Klaviyo merged into
+   a profile made meanwhile (step 4) is patched after the job when that profile holds a value
+   the draft clears.
+3. Jobs are submitted and polled to completion. Klaviyo validates a job at submit: one bad row
+   (an invalid email or phone) makes the whole job a 400 with one error per bad row at
+   ``/data/attributes/profiles/data/N/...``, and nothing is imported. The rows it names fail
+   with their own error, rewritten as the per-record request's (``invalid`` for an email,
+   ``phone_rejected`` for a phone), and the others are submitted again at once as one job: a
+   refused job costs one more job, never a request per customer. That second job is not
+   resubmitted: if it is refused too, the rows it names fail and the others fail retryable. A
+   refusal that names no row (so no culprit is known) writes the job's rows one by one.
+   Every import error of a completed job is mapped back to its row (by the ``external_id`` it
+   carries, else the row its pointer names, else its identifiers) and becomes the failure the
+   per-record request would have given. A 404 on a row with a profile id is a stale link: that
+   customer is rerouted as on the per-record path.
+4. Created profiles are looked up in batches (``any(external_id,[…])``, then email, then phone
    for rows without one) to store their links. A profile that existed before the job (Klaviyo
    merged the row into it) is recorded as a match, as a 409 on create is per record, and its
    consent (read with the lookup) is Klaviyo's. A ``duplicate_profile`` import error is an
    identity conflict, as a 409 is per record.
-4. Consent, lists and outcomes follow through ``Writer.finish``, exactly as per record.
+5. Consent, lists and outcomes follow through ``Writer.finish``, exactly as per record.
 
 A request that fails all its tries fails only the customers it carried: a job's submission or
 its import errors fail that job's rows (the other jobs go on); a failed poll is not the job
@@ -41,6 +61,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..draft import CLEAR, Draft
 from ..exceptions import (
     FatalError,
     KlaviyoAPIError,
@@ -50,13 +71,24 @@ from ..exceptions import (
     KlaviyoTimeoutError,
     KlaviyoUnavailableError,
     KlaviyoUnexpectedError,
+    KlaviyoValidationError,
     RecordError,
     RetryableError,
 )
 from ..klaviyo import KlaviyoClient
 from ..outcome import Link
+from ._diff import FieldChange
 from ._failures import failed, failure_from_error
-from ._jobs import JOB_PATH, MAX_ROW_BYTES, Row, import_error, job_chunks, poll_delays, row_index
+from ._jobs import (
+    JOB_PATH,
+    MAX_ROW_BYTES,
+    Row,
+    import_error,
+    job_chunks,
+    poll_delays,
+    refused_rows,
+    row_index,
+)
 from ._lookup import look_up
 from ._plan import BatchPlan, BatchResult, Planned
 from ._planner import conflict_outcome, duplicate_of
@@ -119,7 +151,7 @@ class BulkWriter:
         """One attempt per planned customer, in order."""
         results: list[_Result | None] = [None] * len(planned)
         jobs_rows: list[tuple[int, Row]] = []
-        for index, row in _rows(planned):
+        for index, row in _rows(planned, full=self._writer.planner.full):
             if row is None:
                 results[index] = _ALONE
             else:
@@ -130,15 +162,16 @@ class BulkWriter:
         flat = [result for job in done for result in job]
         for index, result in zip(positions, flat, strict=True):
             results[index] = result
-        await self._resolve(results)
+        merged = await self._resolve(results)
+        await self._clear_merged(merged, results)
         await self._alone(planned, results)
         return [_settled(r) for r in results]
 
     # -- one job -----------------------------------------------------------------------------
 
-    async def _job(self, rows: list[Row]) -> list[_Result]:
+    async def _job(self, rows: list[Row], *, again: bool = False) -> list[_Result]:
         try:
-            return await self._run_job(rows)
+            return await self._run_job(rows, again=again)
         except FatalError as err:
             return [err] * len(rows)
         except Exception as err:  # every customer ends in exactly one outcome
@@ -146,12 +179,20 @@ class BulkWriter:
                 log.exception("a bulk import job failed unexpectedly")
             return [_failed(row.planned, err) for row in rows]
 
-    async def _run_job(self, rows: list[Row]) -> list[_Result]:
+    async def _run_job(self, rows: list[Row], *, again: bool = False) -> list[_Result]:
+        """Submit ``rows`` as one job and wait for it; ``again`` when they are what was left
+        of a job refused at submit, which may not be resubmitted a second time."""
         try:
             job = await self._client.create_bulk_import_job([row.resource for row in rows])
+        except KlaviyoValidationError as err:
+            named = refused_rows(err, len(rows))
+            if named or again:
+                return await self._refused(rows, named, err, again=again)
+            if len(rows) == 1:
+                raise
+            # Refused for something no row is named for: only one by one can find the culprit.
+            return [_ALONE] * len(rows)
         except (RecordError, ValueError):
-            # Klaviyo refused the job as a whole for something in one of its rows: write them
-            # one by one so only the culprit fails, and with the error it deserves.
             if len(rows) == 1:
                 raise
             return [_ALONE] * len(rows)
@@ -169,6 +210,37 @@ class BulkWriter:
             errors = await self._errors(job_id, rows)
         created_at = _timestamp(attributes.get("created_at"))
         return [_imported(row, errors.get(i), created_at) for i, row in enumerate(rows)]
+
+    async def _refused(
+        self,
+        rows: list[Row],
+        named: dict[int, KlaviyoAPIError],
+        error: KlaviyoValidationError,
+        *,
+        again: bool,
+    ) -> list[_Result]:
+        """Klaviyo refused the job at submit, naming bad rows (nothing was imported): those
+        fail with their own error, the others go again as one job. A second refusal fails the
+        rows it names and leaves the rest failed, retryable, instead of trying a third job."""
+        results: list[_Result | None] = [None] * len(rows)
+        for index, row_error in named.items():
+            results[index] = _imported(rows[index], row_error, None)
+        rest = [i for i in range(len(rows)) if i not in named]
+        log.warning(
+            "a bulk import job of %d rows was refused at submit for %d of them; %s",
+            len(rows),
+            len(named),
+            "giving up on the rest" if again else f"submitting the other {len(rest)} again",
+        )
+        if rest and again:
+            twice = _refused_twice(error)
+            for i in rest:
+                results[i] = _failed(rows[i].planned, twice)
+        elif rest:
+            resent = await self._job([rows[i] for i in rest], again=True)
+            for i, result in zip(rest, resent, strict=True):
+                results[i] = result
+        return [_present(result) for result in results]
 
     async def _wait(self, job_id: str, carrying: int) -> dict[str, Any]:
         """Poll the job until it is done, backing off; past the timeout, KlaviyoTimeoutError.
@@ -215,13 +287,15 @@ class BulkWriter:
 
     # -- after the jobs ----------------------------------------------------------------------
 
-    async def _resolve(self, results: list[_Result | None]) -> None:
+    async def _resolve(self, results: list[_Result | None]) -> list[int]:
         """Look up the profiles Klaviyo created, by external id, then email, then phone.
 
         A customer whose lookup failed is looked for by its next identifier; one no lookup
-        found fails with the error of its failed lookup, if it had one."""
+        found fails with the error of its failed lookup, if it had one. Returns the rows Klaviyo
+        merged into a profile that holds a value their draft clears."""
         pending = {i: r for i, r in enumerate(results) if isinstance(r, _Created)}
         errors: dict[int, KlaviyoSyncError] = {}
+        merged: list[int] = []
         for field in ("external_id", "email", "phone_number"):
             wanted: dict[int, str] = {}
             for i, created in pending.items():
@@ -237,17 +311,20 @@ class BulkWriter:
             except FatalError as err:
                 for i in pending:
                     results[i] = err
-                return
+                return merged
             by_value = _by_value(looked.profiles, field)
             for i, value in wanted.items():
                 profile = by_value.get(value.lower() if field == "email" else value)
                 if profile is not None:
-                    results[i] = self._written_create(pending.pop(i), profile)
+                    written = results[i] = self._written_create(pending.pop(i), profile)
+                    if written.kind != "created" and _diff_clears(written.planned):
+                        merged.append(i)
                 elif value in looked.failed:
                     errors.setdefault(i, looked.failed[value])
         for i, created in pending.items():
             error = errors.get(i) or _not_found_after_import(created.row)
             results[i] = _failed(created.row.planned, error)
+        return merged
 
     def _written_create(self, created: _Created, profile: dict[str, Any]) -> Written:
         p = created.row.planned
@@ -262,6 +339,20 @@ class BulkWriter:
         payload = p.draft.profile_document(profile_id)
         return Written(p, profile_id, kind, payload, Link(p.customer.id, profile_id, how), (note,))
 
+    async def _clear_merged(self, merged: list[int], results: list[_Result | None]) -> None:
+        """Rows merged into an existing profile (see ``_written_create``) whose draft clears a
+        field it holds: the job left the null as it was, so a PATCH sends the draft again,
+        as a create that met a 409 does per record."""
+        written = [results[i] for i in merged]
+        patches = [w for w in written if isinstance(w, Written)]
+        tries = await self._writer.write_each([w.planned for w in patches])
+        for i, w, attempt in zip(merged, patches, tries, strict=True):
+            if isinstance(attempt, Written):
+                cleared = ", ".join(c.field for c in _diff_clears(w.planned))
+                w.notes = (*w.notes, f"bulk import does not clear: a PATCH cleared {cleared}")
+                attempt = w
+            results[i] = attempt
+
     async def _alone(self, planned: Sequence[Planned], results: list[_Result | None]) -> None:
         """Rows kept out of the jobs, refused with them, or rerouted: one request each."""
         singles = [i for i, r in enumerate(results) if r is _ALONE]
@@ -274,10 +365,13 @@ class BulkWriter:
             results[i] = attempt
 
 
-def _rows(planned: Sequence[Planned]) -> Iterator[tuple[int, Row | None]]:
+def _rows(planned: Sequence[Planned], *, full: bool) -> Iterator[tuple[int, Row | None]]:
     """Each plan's row, or None for one that must be written on its own."""
     seen: set[tuple[str, str]] = set()
     for index, p in enumerate(planned):
+        if _clears_a_value(p, full=full):
+            yield index, None
+            continue
         row = Row.of(p)
         keys = _keys(row.resource)
         if row.size > MAX_ROW_BYTES or not seen.isdisjoint(keys):
@@ -285,6 +379,42 @@ def _rows(planned: Sequence[Planned]) -> Iterator[tuple[int, Row | None]]:
             continue
         seen.update(keys)
         yield index, row
+
+
+def _clears_a_value(p: Planned, *, full: bool) -> bool:
+    """Whether the draft clears a field of an existing profile that may hold a value.
+
+    Bulk import leaves a null as it is (Klaviyo's guide), so such a customer is written per
+    record, where ``PATCH`` clears. A clear of a field known to be empty stays in the job: the
+    store last applied it as empty, or Klaviyo's profile (a match) has it empty. ``--full``
+    trusts nothing known and sends every clear of an existing profile per record."""
+    if p.route == "create":
+        return False  # a new profile holds nothing to clear
+    cleared = _cleared(p.draft)
+    if not cleared:
+        return False
+    if full:
+        return True
+    known = p.before.fields
+    # A profile Klaviyo returned lists every field it holds; the store only what was applied.
+    complete = p.before.source == "klaviyo"
+    return any(_holds(known[key]) if key in known else not complete for key in cleared)
+
+
+def _cleared(draft: Draft) -> list[str]:
+    """The draft's cleared fields, flattened as a diff names them (``location.city``)."""
+    found = [key for key, value in draft.attributes.items() if value is CLEAR]
+    for prefix, values in (("location", draft.location), ("properties", draft.properties)):
+        found.extend(f"{prefix}.{key}" for key, value in values.items() if value is CLEAR)
+    return found
+
+
+def _holds(value: Any) -> bool:
+    return value is not None and value != "" and value != {} and value != []
+
+
+def _diff_clears(p: Planned) -> list[FieldChange]:
+    return [] if p.diff is None else p.diff.of_kind("clear")
 
 
 def _keys(resource: dict[str, Any]) -> list[tuple[str, str]]:
@@ -367,6 +497,23 @@ def _failed(planned: Planned, error: BaseException) -> Attempt:
         payload=planned.draft.profile_document(planned.profile_id),
     )
     return failed(planned.customer.id, failure, profile_id=planned.profile_id, route=planned.route)
+
+
+def _refused_twice(error: KlaviyoValidationError) -> KlaviyoUnavailableError:
+    # Nothing is wrong with these rows: Klaviyo refused the job they were in twice for others.
+    # Retryable, so a rerun sends them (an unchanged customer with an open invalid is skipped).
+    return KlaviyoUnavailableError(
+        "not imported: Klaviyo refused this profile's bulk import job at submit for other rows, "
+        f"and again when they were left out ({error})",
+        method="POST",
+        path=JOB_PATH,
+        request_id=error.request_id,
+    )
+
+
+def _present(result: _Result | None) -> _Result:
+    assert result is not None, "every row has a result"
+    return result
 
 
 def _settled(result: _Result | None) -> Attempt:

@@ -118,6 +118,11 @@ class Planner:
         self._full = full
         self._live = live
 
+    @property
+    def full(self) -> bool:
+        """Whether the run resends everything (``--full``), even what was last applied."""
+        return self._full
+
     async def plan(self, items: Sequence[Item]) -> BatchPlan:
         plan = BatchPlan()
         customers = [item for item in items if isinstance(item, Customer)]

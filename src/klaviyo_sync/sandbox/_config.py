@@ -33,7 +33,7 @@ class Behaviour:
     """``drop``: beside another identifier an invalid phone is dropped and the write answers 2xx
     with ``X-Klaviyo-Partial-Failure: phone_number`` (Klaviyo since its phone validation
     change); ``refuse``: a 400 at ``/data/attributes/phone_number`` (Klaviyo before it)"""
-    bulk_import_validation: str = "row"
+    bulk_import_validation: str = "submit"
     """``submit``: a bulk import job with any invalid row is a 400 naming every bad row, and
     nothing is imported (Klaviyo today); ``row``: the job is accepted and bad rows fail one by
     one in ``import-errors``"""
