@@ -9,9 +9,11 @@ import pty
 import select
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 
 from klaviyo_sync.cli import main
@@ -34,6 +36,18 @@ def _without_subscribe_profile(env: dict[str, str], tmp_path: Path) -> dict[str,
     mapping = tmp_path / "no-subscribe.toml"
     mapping.write_text(NO_SUBSCRIBE)
     return {**env, "KLAVIYO_SYNC_MAPPING": str(mapping)}
+
+
+@pytest.fixture
+def single_opt_in(env: dict[str, str], sandbox: RunningSandbox) -> Iterator[dict[str, str]]:
+    """``env`` for an account whose subscriptions without a list subscribe at once (Klaviyo's
+    default is double opt-in), for tests that need subscribed profiles to unsubscribe."""
+    before = sandbox.sandbox.behaviour
+    sandbox.sandbox.behaviour = before.updated({"default_opt_in": "single_opt_in"})
+    try:
+        yield {**env, "KLAVIYO_SYNC_ACCOUNT_OPT_IN": "single_opt_in"}
+    finally:
+        sandbox.sandbox.behaviour = before
 
 
 def _run(env: dict[str, str], *args: str) -> Result:
@@ -96,6 +110,15 @@ def test_plan_of_new_customers_only_reads_and_stores_nothing(
     assert "Customers by route" in text
     assert "create a new profile │ 2" in text
     assert "subscribe to email marketing │ 2" in text
+    assert (
+        "LIST_Sms Subscribers: the list is double opt-in: 2 customers will get a consent email "
+        "and be on the list only once they confirm." in text
+    )
+    assert (
+        "subscribe to email marketing: the account is double opt-in (account_opt_in; Klaviyo's "
+        "default, not shown by its API): 2 customers will get a consent email and be "
+        "subscribed only once they confirm." in text
+    )
     assert "Within the guardrails." in text
 
     requests = _since(sandbox, mark)
@@ -210,12 +233,14 @@ def test_plan_json_lines_parse_and_end_with_the_summary(
     assert summary["failures"] == {"no_identifier": 1}
     assert summary["refused"] == []
     assert summary["guard"]["unsubscribes"] == 0
+    assert summary["pending_confirmation"] == {"LIST_Sms Subscribers": 1, "SubscribeProfile": 1}
     assert _writes(sandbox, mark) == []
 
 
 def test_plan_says_a_sync_would_refuse_unsubscribing_linked_customers(
-    env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
+    single_opt_in: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
 ) -> None:
+    env = single_opt_in
     customers = _group("plan-refuse-", MANY)
     path = _customers(tmp_path, *customers)
     assert _run(env, "sync", str(path)).exit_code == 0
@@ -250,8 +275,9 @@ def test_plan_says_a_sync_would_refuse_unsubscribing_linked_customers(
 
 
 def test_sync_past_the_guardrail_is_refused_without_force_and_applied_with_it(
-    env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
+    single_opt_in: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
 ) -> None:
+    env = single_opt_in
     customers = _group("sync-refuse-", MANY)
     path = _customers(tmp_path, *customers)
     assert _run(env, "sync", str(path)).exit_code == 0
@@ -293,8 +319,9 @@ def test_sync_plan_without_a_terminal_applies_nothing(
 
 
 def test_sync_plan_yes_prints_the_plan_and_applies_it(
-    env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
+    single_opt_in: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
 ) -> None:
+    env = single_opt_in
     path = _customers(tmp_path, *_group("plan-yes-", 2))
     result = _run(env, "sync", str(path), "--plan", "--yes")
     assert result.exit_code == 0, result.output
@@ -309,8 +336,9 @@ def test_sync_plan_yes_prints_the_plan_and_applies_it(
 
 
 def test_sync_plan_yes_does_not_stand_in_for_force(
-    env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
+    single_opt_in: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
 ) -> None:
+    env = single_opt_in
     customers = _group("yes-refuse-", MANY)
     path = _customers(tmp_path, *customers)
     assert _run(env, "sync", str(path)).exit_code == 0
@@ -402,7 +430,11 @@ def test_audit_lists_the_consent_and_list_changes_of_a_first_sync(
     assert len({r["run_id"] for r in records}) == 1
     changes = {(r["action"], r["list_name"], r["row"]): (r["before"], r["after"]) for r in records}
     assert changes == {
-        ("subscribe", None, "SubscribeProfile"): ("new", "subscribed"),
+        # The account is double opt-in (Klaviyo's default): the subscription is pending.
+        ("subscribe", None, "SubscribeProfile"): (
+            "new",
+            "consent email sent (subscribed when confirmed)",
+        ),
         ("list_add", "Sms Subscribers", "LIST_Sms Subscribers"): (
             "unknown",
             "consent email sent (joins when confirmed)",
@@ -465,8 +497,9 @@ def test_errors_resolve_profile_settles_an_identity_conflict(
 
 
 def test_errors_retry_force_applies_parked_guardrail_failures(
-    env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
+    single_opt_in: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
 ) -> None:
+    env = single_opt_in
     customers = _group("retry-guard-", MANY)
     path = _customers(tmp_path, *customers)
     assert _run(env, "sync", str(path)).exit_code == 0

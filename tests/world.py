@@ -82,6 +82,15 @@ class World:
         sandbox.create_list("Preview List", "single_opt_in")
         return cls(tmp, sandbox, settings, Connections(transport, clock), clock)
 
+    def single_opt_in(self) -> World:
+        """An account whose subscriptions without a list subscribe at once, and settings that
+        say so: Klaviyo's default is double opt-in (a consent email first), which tests about
+        something else need not wait for."""
+        behaviour = self.sandbox.behaviour.updated({"default_opt_in": "single_opt_in"})
+        self.sandbox.behaviour = behaviour
+        self.settings = self.settings.model_copy(update={"account_opt_in": "single_opt_in"})
+        return self
+
     def with_mapping(self, toml: str) -> World:
         path = self.tmp / "mapping.toml"
         path.write_text(toml)

@@ -10,6 +10,9 @@ secret must not. Config file keys (all optional)::
     phone_region = "US"                    # KLAVIYO_SYNC_PHONE_REGION
     phone_strict = false                   # KLAVIYO_SYNC_PHONE_STRICT
     subscribe_sms = false                  # KLAVIYO_SYNC_SUBSCRIBE_SMS
+    account_opt_in = "double_opt_in"       # KLAVIYO_SYNC_ACCOUNT_OPT_IN: the Klaviyo account's
+                                           # opt-in process for subscriptions without a list
+                                           # (Klaviyo's default; its API does not show it)
     batch_size = 100                       # KLAVIYO_SYNC_BATCH_SIZE
     concurrency = 8                        # KLAVIYO_SYNC_CONCURRENCY
     triggers = ["created", "updated"]      # KLAVIYO_SYNC_TRIGGERS=created,updated (none by default)
@@ -51,9 +54,18 @@ from pydantic_settings import (
 
 from .exceptions import ConfigError
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_STORE", "TRIGGERS", "Settings", "Trigger", "load_settings"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_STORE",
+    "TRIGGERS",
+    "OptInProcess",
+    "Settings",
+    "Trigger",
+    "load_settings",
+]
 
 Trigger = Literal["created", "updated"]
+OptInProcess = Literal["double_opt_in", "single_opt_in"]
 TRIGGERS: tuple[Trigger, ...] = ("created", "updated")
 
 DEFAULT_BASE_URL = "https://a.klaviyo.com"
@@ -69,6 +81,7 @@ _FILE_KEYS = {
     "phone_region": "phone_region",
     "phone_strict": "phone_strict",
     "subscribe_sms": "subscribe_sms",
+    "account_opt_in": "account_opt_in",
     "batch_size": "batch_size",
     "concurrency": "concurrency",
     "triggers": "triggers",
@@ -105,6 +118,11 @@ class Settings(BaseSettings):
     phone_region: str = Field(default="US", alias="KLAVIYO_SYNC_PHONE_REGION")
     phone_strict: bool = Field(default=False, alias="KLAVIYO_SYNC_PHONE_STRICT")
     subscribe_sms: bool = Field(default=False, alias="KLAVIYO_SYNC_SUBSCRIBE_SMS")
+    account_opt_in: OptInProcess = Field(
+        default="double_opt_in", alias="KLAVIYO_SYNC_ACCOUNT_OPT_IN"
+    )
+    """the account's opt-in process, which a subscription without a list follows: double opt-in
+    in every Klaviyo account unless changed there; Klaviyo's API does not show it"""
     batch_size: int = Field(default=100, ge=1, le=10_000, alias="KLAVIYO_SYNC_BATCH_SIZE")
     concurrency: int = Field(default=8, ge=1, le=64, alias="KLAVIYO_SYNC_CONCURRENCY")
     triggers: Annotated[frozenset[Trigger], NoDecode] = Field(

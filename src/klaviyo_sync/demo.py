@@ -86,7 +86,9 @@ async def _story(
     emails = running.sandbox.emails
     console.print(f"Double opt-in confirmation emails sent: {len(emails)}")
     for email in emails:
-        console.print(f"  to {email.to} for list {email.list_id}")
+        # No list: SubscribeProfile's subscription, double opt-in as Klaviyo's accounts are.
+        what = "email marketing" if email.list_id is None else f"list {email.list_id}"
+        console.print(f"  to {email.to} for {what}")
     console.print(f"Profiles in Klaviyo: {len(running.sandbox.profiles)}")
     console.print(
         "Failures stay in the store's error log with Klaviyo's answer and the payload sent."

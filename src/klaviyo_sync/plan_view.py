@@ -76,11 +76,35 @@ def print_plan(console: Console, report: PlanReport, *, source: str, live: bool)
         console.print(changes)
     else:
         console.print("No customer would change.")
+    _print_pending(console, report)
     if report.failures:
         failures = ", ".join(f"{kind} {n}" for kind, n in report.failures.most_common())
         console.print(f"[red]Would fail or conflict:[/] {failures}")
     _print_verdict(console, report)
     console.print("`--show ID` shows one customer's payload and field-by-field diff.")
+
+
+def _print_pending(console: Console, report: PlanReport) -> None:
+    """Double opt-in subscriptions: a consent email goes out and the profile joins (or is
+    subscribed) only once it confirms, so an operator must not expect them in at once."""
+    for name, count in report.pending_confirmation():
+        if name is None:
+            what = (
+                "subscribe to email marketing: the account is double opt-in (account_opt_in; "
+                "Klaviyo's default, not shown by its API)"
+            )
+            then = "subscribed"
+        else:
+            what = f"LIST_{escape(name)}: the list is double opt-in"
+            then = "on the list"
+        console.print(
+            f"[yellow]{what}[/]: {count} {_customers(count)} will get a consent email and be "
+            f"{then} only once they confirm."
+        )
+
+
+def _customers(count: int) -> str:
+    return "customer" if count == 1 else "customers"
 
 
 def _print_verdict(console: Console, report: PlanReport) -> None:
@@ -189,6 +213,10 @@ def plan_summary_json(report: PlanReport) -> str:
             "failures": dict(report.failures),
             "guard": report.tally.as_dict(),
             "refused": report.problems,
+            "pending_confirmation": {
+                f"LIST_{name}" if name is not None else "SubscribeProfile": count
+                for name, count in report.pending_confirmation()
+            },
         },
         sort_keys=True,
     )

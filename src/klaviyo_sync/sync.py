@@ -86,6 +86,7 @@ async def open_engine(
         batch_size=settings.batch_size,
         concurrency=settings.concurrency,
         subscribe_sms=settings.subscribe_sms,
+        account_opt_in=settings.account_opt_in,
         full=full,
         strategy=settings.strategy,
         bulk_threshold=settings.bulk_threshold,
@@ -142,7 +143,13 @@ async def plan_source(
     async with open_engine(
         settings, full=full, force=force, live=live, connections=connections
     ) as engine:
-        return await engine.preview(items, on_entry=on_entry)
+        report = await engine.preview(items, on_entry=on_entry)
+    # Which subscriptions wait for a confirmed consent email: the lists say (one more read,
+    # only when a LIST_ row subscribes anyone); the account's process is configured.
+    report.account_opt_in = settings.account_opt_in
+    if report.consent_lists:
+        report.list_opt_in = await _list_opt_ins(settings, connections or Connections())
+    return report
 
 
 async def sync_one(
@@ -175,15 +182,25 @@ async def check_configuration(
     collections = load_collections(settings.mapping_path)
     lists: dict[str, str] | None = None
     if not offline:
-        connections = connections or Connections()
-        async with KlaviyoClient.from_settings(
-            settings, transport=connections.transport, clock=connections.clock
-        ) as client:
-            lists = {}
-            async for item in client.iter_lists():
-                attrs = item.get("attributes", {})
-                lists.setdefault(str(attrs.get("name")), str(attrs.get("opt_in_process")))
-    return check_collections(collections, phone=phone_settings(settings), lists=lists)
+        lists = await _list_opt_ins(settings, connections or Connections())
+    return check_collections(
+        collections,
+        phone=phone_settings(settings),
+        lists=lists,
+        account_opt_in=settings.account_opt_in,
+    )
+
+
+async def _list_opt_ins(settings: Settings, connections: Connections) -> dict[str, str]:
+    """Each Klaviyo list's ``opt_in_process``, by name."""
+    lists: dict[str, str] = {}
+    async with KlaviyoClient.from_settings(
+        settings, transport=connections.transport, clock=connections.clock
+    ) as client:
+        async for item in client.iter_lists():
+            attrs = item.get("attributes", {})
+            lists.setdefault(str(attrs.get("name")), str(attrs.get("opt_in_process")))
+    return lists
 
 
 def configured_source(settings: Settings, override: str | None = None) -> Source | None:

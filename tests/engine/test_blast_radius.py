@@ -193,6 +193,7 @@ async def test_a_subscription_job_failing_every_try_fails_only_its_customers(
 ) -> None:
     records = customers(N)
     world, failing = failing_world(tmp_path, _post(SUBSCRIBE, to_list=False))
+    world.single_opt_in()  # so a subscription that went out shows at once
     outcomes = await world.sync(*records)
 
     carried = _carried(json.dumps(failing.body))
@@ -292,6 +293,7 @@ async def test_a_consent_read_failing_every_try_fails_only_its_customers(tmp_pat
 async def test_lists_that_cannot_be_read_fail_only_the_list_step(tmp_path: Path) -> None:
     records = customers(20)
     world, failing = failing_world(tmp_path, _get("/api/lists"))
+    world.single_opt_in()  # so the subscriptions that went out show at once
     outcomes = await world.sync(*records)
 
     failed = _failed(outcomes)

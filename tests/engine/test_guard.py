@@ -103,7 +103,7 @@ def _customer(n: int, newsletter: bool) -> dict[str, object]:
 
 
 async def test_a_run_unsubscribing_30_percent_is_refused_unless_forced(world: World) -> None:
-    world.with_mapping(NEWSLETTER)
+    world.single_opt_in().with_mapping(NEWSLETTER)  # subscribed at once, to be unsubscribed
     await world.sync(*(_customer(n, True) for n in range(40)))
     writes = len(world.writes())
     opted_out = [_customer(n, n < 28) for n in range(40)]  # 12 of 40 say no

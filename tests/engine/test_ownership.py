@@ -65,6 +65,7 @@ async def test_a_create_only_field_is_sent_when_an_existing_profile_is_first_lin
 
 
 async def test_a_klaviyo_side_unsubscribe_survives_subscribe_profile_true(world: World) -> None:
+    world.single_opt_in()  # about who owns consent, not about confirming it
     [created] = await world.sync(ada())
     assert _consent(world, created.profile_id) == "SUBSCRIBED"
     _unsubscribe_in_klaviyo(world, "ada@example.com")
@@ -101,6 +102,7 @@ async def test_a_profile_unsubscribed_in_klaviyo_is_not_subscribed_when_first_ma
 
 
 async def test_the_override_lets_the_source_subscribe_again(world: World) -> None:
+    world.single_opt_in()  # about who owns consent, not about confirming it
     world.with_mapping(SUBSCRIBE_WITH_OVERRIDE)
     [created] = await world.sync(ada())
     _unsubscribe_in_klaviyo(world, "ada@example.com")
@@ -112,6 +114,7 @@ async def test_the_override_lets_the_source_subscribe_again(world: World) -> Non
 async def test_turning_the_override_on_subscribes_the_kept_profiles_on_the_next_run(
     world: World,
 ) -> None:
+    world.single_opt_in()  # about who owns consent, not about confirming it
     world.with_mapping(SUBSCRIBE_WITH_OVERRIDE.replace("consent = true", "consent = false"))
     [created] = await world.sync(ada())
     _unsubscribe_in_klaviyo(world, "ada@example.com")
@@ -131,6 +134,7 @@ async def test_turning_the_override_on_subscribes_the_kept_profiles_on_the_next_
 
 
 async def test_an_unsubscribe_from_the_source_always_applies(world: World) -> None:
+    world.single_opt_in()  # about who owns consent, not about confirming it
     world.with_mapping(
         '[[rows]]\ndestination = "SubscribeProfile"\nkind = "field"\n'
         'source = "CustomFields.Newsletter"\n'

@@ -23,9 +23,12 @@ def check(
     *,
     lists: dict[str, str] | None = None,
     phone: PhoneSettings | None = None,
+    account_opt_in: str | None = None,
 ) -> list[CheckMessage]:
     collections = Collections(Collection("add", add), Collection("update", update or ()))
-    return check_collections(collections, phone=phone or PhoneSettings(), lists=lists)
+    return check_collections(
+        collections, phone=phone or PhoneSettings(), lists=lists, account_opt_in=account_opt_in
+    )
 
 
 def only(messages: list[CheckMessage], collection: str) -> list[CheckMessage]:
@@ -42,15 +45,33 @@ BASE = (
 
 def test_templates_check_clean_but_for_the_custom_property() -> None:
     messages = check_collections(default_collections(), phone=PhoneSettings(), lists=LISTS)
+    double = (
+        "list 'Sms Subscribers' is double opt-in: LIST_ sends a consent email and the profile "
+        "joins the list only once it confirms"
+    )
     assert messages == [
-        CheckMessage(
-            "info",
-            name,
-            None,
-            "not Klaviyo profile fields, written to the profile's custom properties: 'My Custom'",
-        )
+        message
         for name in ("add", "update")
+        for message in (
+            CheckMessage("info", name, "LIST_Sms Subscribers", double),
+            CheckMessage(
+                "info",
+                name,
+                None,
+                "not Klaviyo profile fields, written to the profile's custom properties: "
+                "'My Custom'",
+            ),
+        )
     ]
+
+
+def test_a_double_opt_in_account_is_named_for_subscribe_profile() -> None:
+    rows = (*BASE,)
+    double = only(check(rows, account_opt_in="double_opt_in"), "add")
+    assert [(m.severity, m.row) for m in double] == [("info", "SubscribeProfile")]
+    assert "consent email" in double[0].message
+    assert "subscribed only once it confirms" in double[0].message
+    assert only(check(rows, account_opt_in="single_opt_in"), "add") == []
 
 
 def test_every_formula_error_is_listed_with_its_row() -> None:
@@ -160,7 +181,9 @@ def test_opt_in_mismatches_warn_about_consent() -> None:
     assert [(m.severity, m.row) for m in messages] == [
         ("warning", "LIST_Preview List"),
         ("warning", "UCLIST_Sms Subscribers"),
+        ("info", "LIST_Sms Subscribers"),
     ]
+    assert "joins the list only once it confirms" in messages[2].message
     assert "single opt-in" in messages[0].message
     assert "no consent email" in messages[0].message
     assert "double opt-in" in messages[1].message

@@ -46,7 +46,8 @@ class GuardRig(Rig):
 
 @pytest.fixture
 async def rig(world: World) -> AsyncIterator[GuardRig]:
-    world.with_mapping(NEWSLETTER)
+    # About guardrails: subscribed at once, not after a confirmation email (Klaviyo's default).
+    world.single_opt_in().with_mapping(NEWSLETTER)
     async with worker_rig(world, load_collections(world.settings.mapping_path)) as made:
         yield GuardRig(made.world, made.store, made.clock, made.worker)
 

@@ -4,6 +4,9 @@ The seed's rules, as DESIGN.md states them:
 
 - ``SubscribeProfile`` true subscribes (email marketing; SMS too only when ``subscribe_sms`` is
   on); false, or no such mapping at all, unsubscribes; an empty value leaves consent alone.
+  Such a subscription names no list, so it follows the account's opt-in process
+  (``account_opt_in``, double opt-in unless the account changed it): then the profile is sent a
+  consent email, and the audit and outcome say so, not "subscribed".
 - ``LIST_{name}`` true subscribes to that list through the consent endpoint (a double opt-in
   list sends a confirmation email and the profile waits for it); false removes from the list.
 - ``UCLIST_{name}`` true adds to the list without consent (membership endpoint, no email);
@@ -38,7 +41,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ..exceptions import FatalError, KlaviyoSyncError, RecordError
 from ..klaviyo import (
@@ -55,7 +58,19 @@ from ._failures import failure_from_error
 if TYPE_CHECKING:
     from ._writer import Written
 
-__all__ = ["ConsentResult", "ConsentWriter", "KlaviyoList", "ListDirectory"]
+__all__ = [
+    "PENDING_LIST",
+    "PENDING_SUBSCRIBE",
+    "ConsentResult",
+    "ConsentWriter",
+    "KlaviyoList",
+    "ListDirectory",
+]
+
+PENDING_SUBSCRIBE: Final = "consent email sent (subscribed when confirmed)"
+"""A subscription without a list on a double opt-in account, as the audit shows it."""
+PENDING_LIST: Final = "consent email sent (joins when confirmed)"
+"""A ``LIST_`` subscription to a double opt-in list, as the audit shows it."""
 
 T = TypeVar("T")
 
@@ -137,11 +152,19 @@ class ConsentWriter:
     """Applies the subscription and list intents of written drafts."""
 
     def __init__(
-        self, client: KlaviyoClient, lists: ListDirectory, *, subscribe_sms: bool = False
+        self,
+        client: KlaviyoClient,
+        lists: ListDirectory,
+        *,
+        subscribe_sms: bool = False,
+        account_opt_in: str = "double_opt_in",
     ) -> None:
         self._client = client
         self._lists = lists
         self._sms = subscribe_sms
+        # A subscription without a list follows the account's opt-in process, which Klaviyo's
+        # API does not show: the operator states it, and the audit says what it implies.
+        self._double = account_opt_in == "double_opt_in"
 
     async def apply(self, written: Sequence[Written]) -> dict[str, ConsentResult]:
         results = {w.planned.customer.id: ConsentResult() for w in written}
@@ -186,7 +209,7 @@ class ConsentWriter:
             result.unsettled.add(SUBSCRIBE_KEY)
         elif change is not None and target is not None:
             self._plan_consent(w, change, target, calls)
-            result.detail["consent"] = change.after
+            result.detail["consent"] = self._after(change)
             if self._sms and refused is not None:
                 # The SMS consent this intent stands for is not given: not applied either.
                 result.notes.append(
@@ -204,7 +227,7 @@ class ConsentWriter:
     ) -> None:
         subscribe = change.after == "subscribed"
         action: AuditAction = "subscribe" if subscribe else "unsubscribe"
-        after: str = change.after
+        after = self._after(change)
         if self._sms and "phone_number" in w.left_out:
             after = f"{after} (email only: Klaviyo left out the phone)"
         entry = self._entry(w, action, change.before, after, change.row)
@@ -252,10 +275,17 @@ class ConsentWriter:
             return f"not added: no {self._channels_wanted()} to ask consent with"
         shown = "subscribed"
         if found.opt_in_process == "double_opt_in":
-            shown = "consent email sent (joins when confirmed)"
+            shown = PENDING_LIST
         entry = self._entry(w, "list_add", before, shown, change.row, change.name)
         calls.list_subscribe[found.id].append((customer_id, target, entry))
         return shown
+
+    def _after(self, change: ConsentChange) -> str:
+        """What a consent change does: a double opt-in subscription waits for the profile to
+        confirm, so it is pending, not subscribed."""
+        if change.after == "subscribed" and self._double:
+            return PENDING_SUBSCRIBE
+        return change.after
 
     @staticmethod
     def _entry(

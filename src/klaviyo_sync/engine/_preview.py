@@ -3,7 +3,8 @@
 The same planner as a sync decides each customer's route, payload and diff (so a plan is what
 the sync would do, lookups and consent checks included: those are reads); nothing goes to the
 writer and nothing is stored. The report adds up routes, kinds of change and what the
-guardrails would say of the whole run.
+guardrails would say of the whole run, and which subscriptions wait for a consent email to be
+confirmed (double opt-in) once the caller tells it the opt-in processes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from ..outcome import Failure, Outcome
 from ._diff import Diff, FieldChange
@@ -19,6 +20,8 @@ from ._guard import Guardrails, Tally
 from ._plan import BatchPlan, BatchResult, Planned
 
 __all__ = ["PlanEntry", "PlanReport", "PlanRoute", "plan_entries"]
+
+_DOUBLE: Final = "double_opt_in"
 
 PlanRoute = Literal[
     "create", "update", "matched_email", "matched_phone", "unchanged", "conflict", "failed"
@@ -86,6 +89,12 @@ class PlanReport:
     failures: Counter[str] = field(default_factory=Counter)
     tally: Tally = field(default_factory=Tally)
     problems: list[str] = field(default_factory=list)
+    consent_lists: Counter[str] = field(default_factory=Counter)
+    """customers a ``LIST_`` row would subscribe, by list name"""
+    list_opt_in: dict[str, str] = field(default_factory=dict)
+    """each Klaviyo list's opt-in process by name, when the caller read them"""
+    account_opt_in: str | None = None
+    """the account's opt-in process, which a subscription without a list follows, when known"""
 
     @property
     def customers(self) -> int:
@@ -98,6 +107,23 @@ class PlanReport:
         self.fields.update(change.kind for change in fields)
         if entry.failure is not None:
             self.failures[entry.failure.kind] += 1
+        if entry.diff is not None:
+            self.consent_lists.update(
+                c.name
+                for c in entry.diff.lists
+                if c.consent and c.action == "add" and c.skipped is None
+            )
+
+    def pending_confirmation(self) -> list[tuple[str | None, int]]:
+        """Subscriptions that wait for the profile to confirm a consent email: (list name, or
+        None for email marketing without a list, customers), where the opt-in is double."""
+        pending: list[tuple[str | None, int]] = []
+        if self.changes["subscribe"] and self.account_opt_in == _DOUBLE:
+            pending.append((None, self.changes["subscribe"]))
+        for name, count in sorted(self.consent_lists.items()):
+            if self.list_opt_in.get(name) == _DOUBLE:
+                pending.append((name, count))
+        return pending
 
     def add_batch(self, planned: BatchPlan | BatchResult) -> None:
         if isinstance(planned, BatchPlan):

@@ -70,6 +70,8 @@ class EngineOptions:
     """customers per batch on the per-record strategy"""
     concurrency: int = 8
     subscribe_sms: bool = False
+    account_opt_in: str = "double_opt_in"
+    """the account's opt-in process, which a subscription without a list follows"""
     full: bool = False
     """ignore fingerprints and send every customer, changed or not"""
     strategy: Strategy = "auto"
@@ -141,7 +143,10 @@ class Engine:
             live=self.options.live,
         )
         consent = ConsentWriter(
-            client, ListDirectory(client), subscribe_sms=self.options.subscribe_sms
+            client,
+            ListDirectory(client),
+            subscribe_sms=self.options.subscribe_sms,
+            account_opt_in=self.options.account_opt_in,
         )
         self.writer = Writer(client, self.planner, consent, concurrency=self.options.concurrency)
         self.bulk = BulkWriter(client, self.writer)

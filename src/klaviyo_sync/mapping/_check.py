@@ -61,11 +61,14 @@ def check_collections(
     *,
     phone: PhoneSettings,
     lists: Mapping[str, str] | None = None,
+    account_opt_in: str | None = None,
 ) -> list[CheckMessage]:
     """Every finding about ``collections``, errors first within each collection.
 
     ``lists`` maps each Klaviyo list name to its ``opt_in_process`` (``double_opt_in`` or
     ``single_opt_in``) when Klaviyo was consulted; ``None`` skips the list checks.
+    ``account_opt_in`` is the account's opt-in process as configured (Klaviyo's API does not
+    show it), which a ``SubscribeProfile`` subscription follows since it names no list.
     """
     messages: list[CheckMessage] = []
     problem = region_problem(phone)
@@ -76,7 +79,7 @@ def check_collections(
             *_compile_errors(collection),
             *_identifier(collection),
             *_lists(collection, lists),
-            *_subscribe(collection),
+            *_subscribe(collection, account_opt_in),
             *_routing(collection),
             *_clears(collection),
             *_ownership(collection),
@@ -104,7 +107,7 @@ def _identifier(collection: Collection) -> Iterator[CheckMessage]:
         )
 
 
-def _subscribe(collection: Collection) -> Iterator[CheckMessage]:
+def _subscribe(collection: Collection, account_opt_in: str | None) -> Iterator[CheckMessage]:
     if collection.row("SubscribeProfile") is None:
         yield CheckMessage(
             "warning",
@@ -112,6 +115,16 @@ def _subscribe(collection: Collection) -> Iterator[CheckMessage]:
             None,
             "no SubscribeProfile mapping: profiles will be unsubscribed "
             "(map SubscribeProfile deliberately to honour each customer's consent)",
+        )
+    elif account_opt_in == _DOUBLE:
+        yield CheckMessage(
+            "info",
+            collection.name,
+            "SubscribeProfile",
+            "the account is double opt-in (account_opt_in, Klaviyo's default; its API does "
+            "not show it): a subscription names no list, so Klaviyo sends a consent email and "
+            "the profile is subscribed only once it confirms; set account_opt_in = "
+            '"single_opt_in" if the account subscribes at once',
         )
 
 
@@ -222,7 +235,15 @@ def _lists(collection: Collection, lists: Mapping[str, str] | None) -> Iterator[
             )
             continue
         opt_in = lists[target.key]
-        if target.kind == "list" and opt_in == _SINGLE:
+        if target.kind == "list" and opt_in == _DOUBLE:
+            yield CheckMessage(
+                "info",
+                collection.name,
+                row.destination,
+                f"list {target.key!r} is double opt-in: LIST_ sends a consent email and the "
+                "profile joins the list only once it confirms",
+            )
+        elif target.kind == "list" and opt_in == _SINGLE:
             yield CheckMessage(
                 "warning",
                 collection.name,

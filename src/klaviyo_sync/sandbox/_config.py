@@ -40,7 +40,7 @@ class Behaviour:
     bulk_import_null: str = "ignore"
     """``ignore``: a null in a bulk import row leaves the field as it is (Klaviyo's bulk import
     guide); ``clear``: it clears the field (seed 000's report)"""
-    default_opt_in: str = "single_opt_in"
+    default_opt_in: str = "double_opt_in"
     """the account's opt-in process: subscriptions that name no list, and new lists"""
     new_list_opt_in: str | None = None
     """opt-in process of a list created without ``opt_in_process``; ``None`` follows the account"""
