@@ -45,12 +45,14 @@ def operation(method: str, path: str) -> str:
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
-    """Counts each request by operation, and each 429, on its way to the real transport."""
+    """Counts each request by operation, each 429 and each 400 (a bulk import job refused at
+    submit is one), on its way to the real transport."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self._inner = inner
         self.requests: Counter[str] = Counter()
         self.throttled: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         op = operation(request.method, request.url.path)
@@ -58,6 +60,8 @@ class CountingTransport(httpx.AsyncBaseTransport):
         response = await self._inner.handle_async_request(request)
         if response.status_code == 429:
             self.throttled[op] += 1
+        elif response.status_code == 400:
+            self.refused[op] += 1
         return response
 
     async def aclose(self) -> None:
@@ -90,6 +94,7 @@ async def _sync(path: Path, full: bool) -> dict[str, Any]:
         "wall": wall,
         "requests": dict(transport.requests),
         "throttled": dict(transport.throttled),
+        "refused": dict(transport.refused),
         "outcomes": dict(summary.outcomes),
         "failures": dict(summary.failures),
         "peak_rss_mb": peak_rss_mb(),

@@ -8,6 +8,9 @@ memory), and a later version of the same customers changes exactly the ones it s
 - version 1: 10% of the customers changed (a new company and loyalty tier);
 - version 2: every customer changed.
 
+``write_customers(..., invalid_email_every=1000)`` writes the same customers with one in a
+thousand given an email Klaviyo refuses (the benchmark's refused-job scenario).
+
 The mix, per customer (drawn from a hash of the index, so it is the same in every run):
 
 ====================================  =====  =========================================
@@ -35,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Mix", "customer", "existing_profiles", "write_customers"]
+__all__ = ["Mix", "customer", "existing_profiles", "invalid_email", "write_customers"]
 
 _FIRST = ("Ada", "Grace", "Alan", "Katherine", "Linus", "Barbara", "Edsger", "Margaret", "Ken")
 _FIRST_UNICODE = ("José", "Zoë", "Łukasz", "李", "Søren", "Chloé", "Jürgen", "Ngọc", "Siobhán")
@@ -207,10 +210,21 @@ def _has_valid_phone(record: dict[str, Any], i: int) -> bool:
     return record.get("Phone") in (_typed(i, False), _typed(i, True))
 
 
-def write_customers(path: Path, n: int, version: int = 0, *, seed: int = 1) -> Path:
-    """Write ``n`` customers as JSON Lines, one at a time."""
+def write_customers(
+    path: Path, n: int, version: int = 0, *, seed: int = 1, invalid_email_every: int = 0
+) -> Path:
+    """Write ``n`` customers as JSON Lines, one at a time; with ``invalid_email_every`` (say
+    1,000), one customer in that many has an email Klaviyo refuses, the rest as usual."""
     with path.open("w", encoding="utf-8") as out:
         for i in range(n):
-            out.write(json.dumps(customer(i, version, seed=seed), ensure_ascii=False))
+            record = customer(i, version, seed=seed)
+            if invalid_email_every and i % invalid_email_every == invalid_email_every // 2:
+                record["EmailAddress"] = invalid_email(i)
+            out.write(json.dumps(record, ensure_ascii=False))
             out.write("\n")
     return path
+
+
+def invalid_email(i: int) -> str:
+    """An address with no ``@``: mapped and sent as it is, refused by Klaviyo as invalid."""
+    return f"customer.{i} at example.com"

@@ -9,6 +9,10 @@ subprocess (so the peak RSS measured is the engine's own) four times on one stor
 3. resync, 10% changed;
 4. resync, all changed.
 
+Then, with bulk import jobs only, the initial sync again on a fresh sandbox and store, of the
+same customers but one in 1,000 with an email Klaviyo refuses: Klaviyo refuses a whole job at
+submit for one bad row, and the table shows what that costs beside the initial sync.
+
 Between scenarios the sandbox's rate-limit windows are reset, as hours would pass between
 real runs. The per-record strategy moves at most ~750 profiles a minute by design, so it runs
 on the first ``--per-record-n`` customers only; its wall time at N is extrapolated (the
@@ -31,12 +35,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from klaviyo_sync.klaviyo.limits import LIMITS
-from klaviyo_sync.sandbox import SandboxConfig, running_sandbox
+from klaviyo_sync.sandbox import RunningSandbox, SandboxConfig, running_sandbox
 
 from .generate import existing_profiles, write_customers
 
@@ -49,6 +55,7 @@ SCENARIOS = (
     ("resync, all changed", 2),
 )
 STRATEGIES = ("bulk", "per-record")
+INVALID_EMAIL_EVERY = 1_000
 
 
 @dataclass(slots=True)
@@ -62,6 +69,8 @@ class Measured:
     outcomes: dict[str, int]
     failures: dict[str, int]
     peak_rss_mb: float
+    refused: dict[str, int] = field(default_factory=dict)
+    """requests answered 400, by operation: a bulk import job refused at submit is one"""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -127,30 +136,50 @@ def _environment(
 def run_strategy(
     strategy: str, n: int, files: dict[int, Path], work: Path, job_seconds: float
 ) -> list[Measured]:
-    config = SandboxConfig(
-        rate_limits=True, request_log_limit=1_000, job_processing_seconds=job_seconds
-    )
     results = []
-    with running_sandbox(config) as running:
-        sandbox = running.sandbox
-        sandbox.create_list("Sms Subscribers", "double_opt_in")
-        sandbox.create_list("Preview List", "single_opt_in")
-        for attributes in existing_profiles(n):
-            sandbox.create_profile(attributes)
+    with _klaviyo(n, job_seconds) as running:
         store = work / f"{strategy}.db"
         env = _environment(running.base_url, store, strategy, None)
         for number, (scenario, version) in enumerate(SCENARIOS):
-            sandbox.limiter.reset()
+            running.sandbox.limiter.reset()
             out = work / f"{strategy}-{number}.json"
             measured = Measured(customers=n, **_child(["sync", str(files[version])], env, out))
             results.append(measured)
-            print(
-                f"  {strategy:<10} {scenario:<26} {measured.wall:8.1f}s "
-                f"{measured.total:7} requests",
-                file=sys.stderr,
-                flush=True,
-            )
+            _progress(strategy, scenario, measured)
     return results
+
+
+def run_invalid_emails(n: int, path: Path, work: Path, job_seconds: float) -> Measured:
+    """The initial sync in bulk, on a fresh Klaviyo and store, of customers one in 1,000 of
+    whom has an email Klaviyo refuses."""
+    with _klaviyo(n, job_seconds) as running:
+        env = _environment(running.base_url, work / "invalid-emails.db", "bulk", None)
+        out = work / "bulk-invalid-emails.json"
+        measured = Measured(customers=n, **_child(["sync", str(path)], env, out))
+    _progress("bulk", "initial, 1 in 1,000 bad", measured)
+    return measured
+
+
+@contextmanager
+def _klaviyo(n: int, job_seconds: float) -> Iterator[RunningSandbox]:
+    """A fresh sandbox with the template's lists and the profiles Klaviyo already has."""
+    config = SandboxConfig(
+        rate_limits=True, request_log_limit=1_000, job_processing_seconds=job_seconds
+    )
+    with running_sandbox(config) as running:
+        running.sandbox.create_list("Sms Subscribers", "double_opt_in")
+        running.sandbox.create_list("Preview List", "single_opt_in")
+        for attributes in existing_profiles(n):
+            running.sandbox.create_profile(attributes)
+        yield running
+
+
+def _progress(strategy: str, scenario: str, measured: Measured) -> None:
+    print(
+        f"  {strategy:<10} {scenario:<26} {measured.wall:8.1f}s {measured.total:7} requests",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _files(work: Path, n: int) -> dict[int, Path]:
@@ -178,12 +207,18 @@ def main(argv: list[str] | None = None) -> None:
     files = {args.n: _files(work, args.n)}
     if per_record_n != args.n:
         files[per_record_n] = _files(work, per_record_n)
+    invalid = write_customers(
+        work / f"customers-{args.n}-invalid-emails.jsonl",
+        args.n,
+        invalid_email_every=INVALID_EMAIL_EVERY,
+    )
     started = time.perf_counter()
     results = {
         "bulk": run_strategy("bulk", args.n, files[args.n], work, args.job_seconds),
         "per-record": run_strategy(
             "per-record", per_record_n, files[per_record_n], work, args.job_seconds
         ),
+        "invalid-emails": [run_invalid_emails(args.n, invalid, work, args.job_seconds)],
     }
     env = _environment("http://127.0.0.1:9", work / "local.db", "bulk", None)
     local = _child(
