@@ -7,6 +7,7 @@ valid email no longer fails the create; the profile is made without it and the a
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from klaviyo_sync.klaviyo import SubscriptionTarget
 from klaviyo_sync.outcome import AuditEntry, Outcome
 from klaviyo_sync.store import FailureRecord
 from klaviyo_sync.sync import retry_failures
+from tests.postgres import fresh_postgres, postgres_wanted
 from tests.world import World
 
 BAD = "+15550100199"
@@ -130,6 +132,20 @@ async def test_a_phone_removed_at_the_source_resolves_it(world: World) -> None:
     await _created_without_phone(world)
     [fixed] = await world.sync({**REJECTED, "Phone": None, "LastName": "Seven"})
     assert (fixed.kind, fixed.failure) == ("updated", None)
+    assert _open(world) == []
+
+
+@pytest.mark.skipif(not postgres_wanted(), reason="PostgreSQL is not reachable")
+async def test_logged_kept_open_and_resolved_on_postgresql(tmp_path: Path) -> None:
+    world = World.make(tmp_path, KLAVIYO_SYNC_STORE=fresh_postgres())
+    _, logged = await _created_without_phone(world)
+    [again] = await world.sync(REJECTED)
+    assert again.kind == "unchanged"
+    assert again.failure is not None
+    assert [(f.id, f.attempts) for f in _open(world)] == [(logged.id, 2)]
+    assert "phone_number" not in _applied(world)
+    [fixed] = await world.sync({**REJECTED, "Phone": "(415) 555-2671"})
+    assert fixed.failure is None
     assert _open(world) == []
 
 
