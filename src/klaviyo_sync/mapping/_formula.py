@@ -261,7 +261,7 @@ class Formula:
         if not is_storable(value):
             raise FormulaLimitError(
                 f"the formula made {repr(value)[:80]}, which holds what no store can "
-                "keep (a NUL character, half of a UTF-16 pair, NaN or infinity)"
+                "keep (a NUL character, half of a UTF-16 pair, or a number that is not finite)"
             )
         return value
 
