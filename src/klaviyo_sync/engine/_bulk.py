@@ -30,7 +30,10 @@ For one batch:
    ``/data/attributes/profiles/data/N/...``, and nothing is imported. The rows it names fail
    with their own error, rewritten as the per-record request's (``invalid`` for an email,
    ``phone_rejected`` for a phone), and the others are submitted again at once as one job: a
-   refused job costs one more job, never a request per customer. That second job is not
+   refused job costs one more job, never a request per customer. A row refused for its phone
+   alone that has an email or a profile id goes into that job without the phone, as today's
+   Klaviyo saves a create per record without an invalid phone: the profile is written, and the
+   phone is logged as left out (``_partial``), exactly as on that path. That second job is not
    resubmitted: if it is refused too, the rows it names fail and the others fail retryable. A
    refusal that names no row (so no culprit is known) writes the job's rows one by one.
    Every import error of a completed job is mapped back to its row (by the ``external_id`` it
@@ -55,6 +58,7 @@ profiles Klaviyo did create by email or phone, so nothing is duplicated.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -90,6 +94,7 @@ from ._jobs import (
     row_index,
 )
 from ._lookup import look_up
+from ._partial import left_out
 from ._plan import BatchPlan, BatchResult, Planned
 from ._planner import conflict_outcome, duplicate_of
 from ._writer import Attempt, Writer, Written, adopt
@@ -110,6 +115,8 @@ class _Created:
 
     row: Row
     job_created_at: datetime | None
+    dropped: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """fields left out of the row after Klaviyo refused the job for them"""
 
 
 class _Alone:
@@ -223,9 +230,11 @@ class BulkWriter:
         fail with their own error, the others go again as one job. A second refusal fails the
         rows it names and leaves the rest failed, retryable, instead of trying a third job."""
         results: list[_Result | None] = [None] * len(rows)
+        retried = {} if again else _without_refused_phones(rows, named)
         for index, row_error in named.items():
-            results[index] = _imported(rows[index], row_error, None)
-        rest = [i for i in range(len(rows)) if i not in named]
+            if index not in retried:
+                results[index] = _imported(rows[index], row_error, None)
+        rest = [i for i in range(len(rows)) if i not in named or i in retried]
         log.warning(
             "a bulk import job of %d rows was refused at submit for %d of them; %s",
             len(rows),
@@ -237,9 +246,9 @@ class BulkWriter:
             for i in rest:
                 results[i] = _failed(rows[i].planned, twice)
         elif rest:
-            resent = await self._job([rows[i] for i in rest], again=True)
+            resent = await self._job([retried.get(i, rows[i]) for i in rest], again=True)
             for i, result in zip(rest, resent, strict=True):
-                results[i] = result
+                results[i] = _left_out(result, rows[i]) if i in retried else result
         return [_present(result) for result in results]
 
     async def _wait(self, job_id: str, carrying: int) -> dict[str, Any]:
@@ -333,11 +342,14 @@ class BulkWriter:
         born = _timestamp(attributes.get("created"))
         if born is None or created.job_created_at is None or born >= created.job_created_at:
             link = Link(p.customer.id, profile_id, "created")
-            return Written(p, profile_id, "created", p.draft.profile_document(), link)
-        how, kind = adopt(self._writer.planner, p, profile)
-        note = f"bulk import merged this customer into existing profile {profile_id}; linked it"
-        payload = p.draft.profile_document(profile_id)
-        return Written(p, profile_id, kind, payload, Link(p.customer.id, profile_id, how), (note,))
+            written = Written(p, profile_id, "created", p.draft.profile_document(), link)
+        else:
+            how, kind = adopt(self._writer.planner, p, profile)
+            note = f"bulk import merged this customer into existing profile {profile_id}; linked it"
+            payload = p.draft.profile_document(profile_id)
+            link = Link(p.customer.id, profile_id, how)
+            written = Written(p, profile_id, kind, payload, link, (note,))
+        return _with_dropped(written, created.dropped) if created.dropped else written
 
     async def _clear_merged(self, merged: list[int], results: list[_Result | None]) -> None:
         """Rows merged into an existing profile (see ``_written_create``) whose draft clears a
@@ -497,6 +509,50 @@ def _failed(planned: Planned, error: BaseException) -> Attempt:
         payload=planned.draft.profile_document(planned.profile_id),
     )
     return failed(planned.customer.id, failure, profile_id=planned.profile_id, route=planned.route)
+
+
+_PHONE_POINTER = "/data/attributes/phone_number"
+_BULK_REFUSAL = (
+    "refused the bulk import job for it, so the row was imported again without it (as a "
+    "create per record leaves an invalid phone out)"
+)
+
+
+def _without_refused_phones(rows: list[Row], named: dict[int, KlaviyoAPIError]) -> dict[int, Row]:
+    """The rows refused for their phone alone that another identifier (an email, a profile
+    id) still places, each without its phone, to go into the second job."""
+    again: dict[int, Row] = {}
+    for index, error in named.items():
+        row = rows[index]
+        attributes = row.resource.get("attributes") or {}
+        placed = row.resource.get("id") is not None or _identifier(row, "email") is not None
+        if error.pointer == _PHONE_POINTER and placed and "phone_number" in attributes:
+            rest = {k: v for k, v in attributes.items() if k != "phone_number"}
+            again[index] = Row.of_resource(row.planned, {**row.resource, "attributes": rest})
+    return again
+
+
+def _left_out(result: _Result, row: Row) -> _Result:
+    """What the second job gave a row sent without its refused phone: that phone is left
+    out of whatever was written, as Klaviyo leaves it out of a create per record."""
+    dropped = left_out(row.planned.draft, ["phone_number"])
+    if isinstance(result, _Created):
+        result.dropped = dropped
+        return result
+    if isinstance(result, Written):
+        return _with_dropped(result, dropped)
+    return result
+
+
+def _with_dropped(written: Written, dropped: dict[str, Any]) -> Written:
+    named = ", ".join(f"{name} {value!r}" for name, value in dropped.items())
+    written.dropped = dropped
+    note = f"Klaviyo refused the bulk import job for {named}: the row went again without it"
+    written.notes = (*written.notes, note)
+    written.request = f"POST {JOB_PATH}"
+    written.status = 202
+    written.answer = _BULK_REFUSAL
+    return written
 
 
 def _refused_twice(error: KlaviyoValidationError) -> KlaviyoUnavailableError:

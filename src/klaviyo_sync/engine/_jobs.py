@@ -60,6 +60,10 @@ class Row:
         }
         if planned.profile_id is not None:
             resource["id"] = planned.profile_id
+        return cls.of_resource(planned, resource)
+
+    @classmethod
+    def of_resource(cls, planned: Planned, resource: dict[str, Any]) -> Row:
         encoded = json.dumps(resource, separators=(",", ":"), ensure_ascii=False)
         return cls(planned, resource, len(encoded.encode()))
 

@@ -86,15 +86,21 @@ def partial_failure(
     request: str,
     status: int,
     payload: Any,
+    answer: str | None = None,
 ) -> Failure:
     """The error-log entry for ``fields`` (name → value sent), left out of a write that
     otherwise went through (``header``: what Klaviyo named): open, not retryable (the same
-    value would be left out again). Named after the first field: a customer has one entry."""
+    value would be left out again). Named after the first field: a customer has one entry.
+    ``answer`` says how Klaviyo left them out, when it was not that header (a bulk import job
+    refused for them)."""
     named = ", ".join(f"{name} {value!r}" for name, value in fields.items())
+    answer = answer or (
+        f"answered {status} with X-Klaviyo-Partial-Failure: {header} (the value is invalid, "
+        "so it was left out)"
+    )
     message = (
-        f"Klaviyo {_DONE.get(done, 'saved the profile')} without its {named}: it answered "
-        f"{status} with X-Klaviyo-Partial-Failure: {header} (the value is invalid, so it was "
-        "left out). Correct it at the source; the rest of the profile was saved"
+        f"Klaviyo {_DONE.get(done, 'saved the profile')} without its {named}: it {answer}. "
+        "Correct it at the source; the rest of the profile was saved"
     )
     detail = {
         "partial": True,

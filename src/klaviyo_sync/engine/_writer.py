@@ -60,6 +60,8 @@ class Written:
     request: str = ""
     """the request that wrote the profile (``POST /api/profiles``), for a failure's detail"""
     status: int = 0
+    answer: str = ""
+    """how Klaviyo said it left ``dropped`` out, when not with X-Klaviyo-Partial-Failure"""
 
     @property
     def left_out(self) -> dict[str, Any]:
@@ -304,6 +306,7 @@ def _left_out_failure(w: Written) -> Failure | None:
             request=w.request,
             status=w.status,
             payload=w.payload,
+            answer=w.answer or None,
         )
     if failure is None:
         return None
