@@ -227,7 +227,8 @@ class BulkWriter:
         again: bool,
     ) -> list[_Result]:
         """Klaviyo refused the job at submit, naming bad rows (nothing was imported): those
-        fail with their own error, the others go again as one job. A second refusal fails the
+        fail with their own error, the others (and those refused for their phone alone, without
+        it) go again as one job. A second refusal fails the
         rows it names and leaves the rest failed, retryable, instead of trying a third job."""
         results: list[_Result | None] = [None] * len(rows)
         retried = {} if again else _without_refused_phones(rows, named)
@@ -239,7 +240,9 @@ class BulkWriter:
             "a bulk import job of %d rows was refused at submit for %d of them; %s",
             len(rows),
             len(named),
-            "giving up on the rest" if again else f"submitting the other {len(rest)} again",
+            "giving up on the rest"
+            if again
+            else f"submitting {len(rest)} again ({len(retried)} without the phone refused)",
         )
         if rest and again:
             twice = _refused_twice(error)
