@@ -104,6 +104,26 @@ def test_a_json_array_refuses_a_nul_in_one_item(tmp_path: Path) -> None:
     assert reason.startswith("Company holds a NUL character (\\u0000) at character 2;")
 
 
+def test_a_json_array_number_past_a_float_fails_its_item_and_the_rest_is_read(
+    tmp_path: Path,
+) -> None:
+    # ijson's C parser, asked for floats, stopped the whole file at 1e400.
+    path = tmp_path / "c.json"
+    path.write_text(
+        '[{"Id": 1, "CustomFields": {"Score": 2.5, "Ranks": [1.5, {"r": 0.25}]}},'
+        ' {"Id": 2, "CustomFields": {"Big": 1e400}}, {"Id": 3}]'
+    )
+    items = list(JSONArraySource(path))
+    assert ids(items) == ["1", "3"]
+    [(where, reason)] = errors(items)
+    assert where == f"{path}:item 2"
+    assert reason.startswith("CustomFields.Big is Infinity")
+    first = next(i for i in items if not isinstance(i, InvalidRecordError))
+    custom = first.custom_fields
+    assert custom == {"Score": 2.5, "Ranks": [1.5, {"r": 0.25}]}
+    assert type(custom["Score"]) is float, "floats, as json.loads gives, not Decimals"
+
+
 def test_a_csv_cell_or_custom_fields_json_holding_poison_fails_its_row(tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
     path.write_text(
