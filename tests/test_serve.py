@@ -96,7 +96,8 @@ def test_serve_refuses_to_start_with_a_secret_that_is_not_whsec(tmp_path: Path) 
         timeout=60,
     )
 
-    assert done.returncode == 1
+    assert done.returncode == 2, "a usage error, as a dashboard token too short"
     assert "KLAVIYO_SYNC_WEBHOOK_SECRET is not a Standard Webhooks secret" in done.stderr
     assert "base64.b64encode(secrets.token_bytes(32))" in done.stderr
     assert old_style not in done.stdout + done.stderr
+    assert not (tmp_path / "store.db").exists(), "nothing started"

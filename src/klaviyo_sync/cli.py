@@ -455,12 +455,25 @@ def serve(config: Path | None, host: str, port: int, no_worker: bool) -> None:
     from .service import serve as run_server
 
     settings = load_settings(config)
-    weak_token = settings.dashboard_token_problem()
-    if weak_token is not None:
+    problem = settings.dashboard_token_problem() or _webhook_secret_problem(settings)
+    if problem is not None:
         # A usage error: nothing starts, as with a bad option.
-        click.echo(f"error: {weak_token}", err=True)
+        click.echo(f"error: {problem}", err=True)
         sys.exit(EXIT_USAGE)
     run_server(settings, host=host, port=port, worker=not no_worker)
+
+
+def _webhook_secret_problem(settings: Settings) -> str | None:
+    """Why the webhook secret may not be used, or None (unset: webhooks are refused)."""
+    from .web import WebhookSecretError, signing_key
+
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    try:
+        if secret:
+            signing_key(secret)
+    except WebhookSecretError as err:
+        return str(err)
+    return None
 
 
 @contextmanager

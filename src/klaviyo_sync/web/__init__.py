@@ -37,6 +37,7 @@ from ._signature import (
     WebhookSecretError,
     sign,
     signed_headers,
+    signing_key,
 )
 
 __all__ = [
@@ -55,4 +56,5 @@ __all__ = [
     "create_app",
     "sign",
     "signed_headers",
+    "signing_key",
 ]
