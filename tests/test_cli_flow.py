@@ -73,6 +73,15 @@ def test_a_bad_setting_is_a_clear_error(env: dict[str, str], tmp_path: Path) -> 
     assert "Traceback" not in result.output
 
 
+def test_errors_retry_with_nothing_named_is_a_usage_error_that_mentions_all(
+    env: dict[str, str],
+) -> None:
+    result = CliRunner().invoke(main, ["errors", "retry"], env=env)
+    assert result.exit_code == 2, "a usage error, as documented"
+    assert "--all" in result.output
+    assert "klaviyo-sync errors list" in result.output
+
+
 def test_errors_list_show_retry_resolve(
     env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
 ) -> None:

@@ -361,6 +361,11 @@ def errors_retry(
 
     if failure_ids and every:
         raise click.UsageError("name failures or use --all, not both")
+    if not failure_ids and not every:
+        raise click.UsageError(
+            "name the failures to retry (ids from `klaviyo-sync errors list`), or retry every "
+            "open one with --all (--kind KIND for one kind)"
+        )
     settings = load_settings(config)
     results = asyncio.run(
         retry_failures(
