@@ -50,6 +50,20 @@ def test_sync_one_shows_route_payload_and_profile(env: dict[str, str], tmp_path:
     assert "customer '404' is not in" in missing.output
 
 
+def test_sync_one_reads_klaviyo_sync_source_when_no_source_is_named(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    path = _customers(tmp_path, {"Id": 2001, "EmailAddress": "manual-2001@example.com"})
+    configured = {**env, "KLAVIYO_SYNC_SOURCE": str(path)}
+    result = CliRunner().invoke(main, ["sync-one", "2001"], env=configured)
+    assert result.exit_code == 0, result.output
+    assert '"external_id": "2001"' in result.output
+    unset = CliRunner().invoke(main, ["sync-one", "2001"], env=env)
+    assert unset.exit_code == 2, "a usage error"
+    assert "--source" in unset.output
+    assert "KLAVIYO_SYNC_SOURCE" in unset.output
+
+
 def test_check_passes_with_the_templates_and_fails_on_an_unknown_list(
     env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -223,14 +223,20 @@ def plan(
 
 @main.command("sync-one")
 @click.argument("customer_id")
-@click.option("--source", "source", required=True, help="Where to read the customer from.")
+@click.option(
+    "--source",
+    "source",
+    default=None,
+    help="Where to read the customer from (default: $KLAVIYO_SYNC_SOURCE, as the dashboard's "
+    "Manual Sync and errors retry read it).",
+)
 @_config_option
 @_with_source_options
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @_domain_errors
 def sync_one_command(
     customer_id: str,
-    source: str,
+    source: str | None,
     config: Path | None,
     query: str | None,
     fmt: str | None,
@@ -245,7 +251,15 @@ def sync_one_command(
     from .sync import sync_one
 
     settings = load_settings(config)
-    customers = open_source(source, query=query, format=fmt)
+    spec = source or settings.source
+    if spec is None:
+        raise click.UsageError(
+            "name where to read the customer from: --source FILE_OR_URL, or set "
+            "KLAVIYO_SYNC_SOURCE (the dashboard's Manual Sync reads it too)"
+        )
+    # The configured source comes with its configured query, as for the dashboard and retries.
+    query = query if source is not None else query or settings.source_query
+    customers = open_source(spec, query=query, format=fmt)
     outcome = asyncio.run(sync_one(settings, customer_id, customers))
     if as_json:
         click.echo(outcome_json(outcome))
