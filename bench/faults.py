@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import httpx
 
-from klaviyo_sync.engine import Engine, EngineOptions
+from klaviyo_sync.engine import Engine, EngineOptions, RunSummary
 from klaviyo_sync.klaviyo import KlaviyoClient, RetryPolicy
 from klaviyo_sync.mapping import load_collections
 from klaviyo_sync.outcome import Outcome
@@ -99,9 +99,10 @@ class _Tally(httpx.AsyncBaseTransport):
 
 @dataclass(slots=True)
 class Run:
-    """One sync: outcomes by kind, failures by kind and whether retryable, requests."""
+    """One sync: the engine's summary of it, failures by kind, stage and whether retryable,
+    and what went over the wire."""
 
-    outcomes: Counter[str] = field(default_factory=Counter)
+    summary: RunSummary = field(default_factory=lambda: RunSummary(run_id=0))
     failures: Counter[str] = field(default_factory=Counter)
     answers: Counter[str] = field(default_factory=Counter)
     requests: int = 0
@@ -110,11 +111,11 @@ class Run:
 
     @property
     def total(self) -> int:
-        return sum(self.outcomes.values())
+        return self.summary.total
 
     @property
     def failed(self) -> int:
-        return self.outcomes["failed"] + self.outcomes["conflict"]
+        return self.summary.failed
 
     @property
     def succeeded(self) -> int:
@@ -191,7 +192,7 @@ async def _run(
     store = Store.open(store_url)
 
     def seen(outcome: Outcome) -> None:
-        run.outcomes[outcome.kind] += 1
+        run.summary.add(outcome)
         if outcome.failure is not None:
             retryable = "retryable" if outcome.failure.retryable else "not retryable"
             run.failures[f"{outcome.failure.kind} ({outcome.failure.stage}, {retryable})"] += 1
