@@ -16,6 +16,7 @@ import httpx
 
 from .config import Settings
 from .customer import Customer
+from .draft import parse_destination
 from .engine import Engine, EngineOptions, Guardrails, PlanEntry, PlanReport, RunSummary
 from .exceptions import ConfigError, CustomerNotFoundError, InvalidRecordError
 from .klaviyo import Clock, KlaviyoClient
@@ -26,9 +27,11 @@ from .store import FailureRecord, NotFoundError, Store, StoreError
 
 __all__ = [
     "Connections",
+    "ListResult",
     "RetryResult",
     "check_configuration",
     "configured_source",
+    "create_lists",
     "guardrails",
     "open_engine",
     "plan_source",
@@ -193,14 +196,73 @@ async def check_configuration(
 
 async def _list_opt_ins(settings: Settings, connections: Connections) -> dict[str, str]:
     """Each Klaviyo list's ``opt_in_process``, by name."""
-    lists: dict[str, str] = {}
     async with KlaviyoClient.from_settings(
         settings, transport=connections.transport, clock=connections.clock
     ) as client:
-        async for item in client.iter_lists():
-            attrs = item.get("attributes", {})
-            lists.setdefault(str(attrs.get("name")), str(attrs.get("opt_in_process")))
+        return await _opt_ins(client)
+
+
+async def _opt_ins(client: KlaviyoClient) -> dict[str, str]:
+    lists: dict[str, str] = {}
+    async for item in client.iter_lists():
+        attrs = item.get("attributes", {})
+        lists.setdefault(str(attrs.get("name")), str(attrs.get("opt_in_process")))
     return lists
+
+
+@dataclass(slots=True, frozen=True)
+class ListResult:
+    """One list the mapping names: the opt-in process its rows need, and what was done:
+    ``created``, ``would_create`` (a dry run), ``exists``, or ``differs`` (it exists with
+    another opt-in process, which is left as it is: Klaviyo's API cannot change it)."""
+
+    name: str
+    opt_in_process: str
+    status: str
+    existing_opt_in: str | None = None
+
+
+def named_lists(settings: Settings) -> dict[str, str]:
+    """Each list the mapping's rows name, with the opt-in process they need: ``LIST_`` asks
+    for consent, which only a double opt-in list confirms by email; ``UCLIST_`` adds without
+    consent, so a single opt-in list. A name used both ways needs double opt-in."""
+    collections = load_collections(settings.mapping_path)
+    needed: dict[str, str] = {}
+    for collection in (collections.add, collections.update):
+        for row in collection.rows:
+            if not isinstance(row.destination, str):
+                continue
+            target = parse_destination(row.destination)
+            if target.kind == "list":
+                needed[target.key] = "double_opt_in"
+            elif target.kind == "uclist":
+                needed.setdefault(target.key, "single_opt_in")
+    return needed
+
+
+async def create_lists(
+    settings: Settings, *, dry_run: bool = False, connections: Connections | None = None
+) -> list[ListResult]:
+    """Create in Klaviyo the lists the mapping names and the account lacks, each with the
+    opt-in process its rows need; lists that exist are left as they are."""
+    needed = named_lists(settings)
+    connections = connections or Connections()
+    results: list[ListResult] = []
+    async with KlaviyoClient.from_settings(
+        settings, transport=connections.transport, clock=connections.clock
+    ) as client:
+        existing = await _opt_ins(client) if needed else {}
+        for name, opt_in in needed.items():
+            have = existing.get(name)
+            if have is not None:
+                status = "exists" if have == opt_in else "differs"
+                results.append(ListResult(name, opt_in, status, existing_opt_in=have))
+            elif dry_run:
+                results.append(ListResult(name, opt_in, "would_create"))
+            else:
+                await client.create_list(name, opt_in_process=opt_in)
+                results.append(ListResult(name, opt_in, "created"))
+    return results
 
 
 def configured_source(settings: Settings, override: str | None = None) -> Source | None:
@@ -213,11 +275,14 @@ def configured_source(settings: Settings, override: str | None = None) -> Source
 
 @dataclass(slots=True, frozen=True)
 class RetryResult:
-    """What retrying one logged failure did: its customer's new outcome, or why it was skipped."""
+    """What retrying one logged failure did: its customer's new outcome, or why it was not
+    retried (``skipped``: nothing to retry with). ``note`` says where the record came from when
+    that is not the source asked for."""
 
     failure: FailureRecord
     outcome: Outcome | None = None
     skipped: str | None = None
+    note: str | None = None
 
 
 async def retry_failures(
@@ -238,16 +303,19 @@ async def retry_failures(
     with Store.open(settings.store_url) as store:
         failures = _chosen_failures(store, failure_ids, every=every, kind=kind)
     results: dict[int, RetryResult] = {}
+    notes: dict[int, str] = {}
     customers: dict[str, Customer] = {}
     for failure in failures:
         try:
-            found = _retry_record(failure, source)
+            found, note = _retry_record(failure, source)
         except InvalidRecordError as err:
-            found = f"the record is malformed: {err}"
+            found, note = f"the record is malformed: {err}", None
         if isinstance(found, str):
             results[failure.id] = RetryResult(failure, skipped=found)
-        else:
-            customers[found.id] = found
+            continue
+        customers[found.id] = found
+        if note is not None:
+            notes[failure.id] = note
     outcomes: dict[str, Outcome] = {}
     if customers:
         async with open_engine(settings, full=True, force=force, connections=connections) as engine:
@@ -260,7 +328,7 @@ async def retry_failures(
     for failure in failures:
         if failure.id not in results:
             outcome = outcomes.get(failure.customer_id or "")
-            results[failure.id] = RetryResult(failure, outcome=outcome)
+            results[failure.id] = RetryResult(failure, outcome=outcome, note=notes.get(failure.id))
     return [results[f.id] for f in failures]
 
 
@@ -283,19 +351,27 @@ def _chosen_failures(
     return found
 
 
-def _retry_record(failure: FailureRecord, source: Source | None) -> Customer | str:
-    """The customer to run again, or why there is none."""
+def _retry_record(
+    failure: FailureRecord, source: Source | None
+) -> tuple[Customer | str, str | None]:
+    """The customer to run again (or why there is none), and a note when it is not the
+    source's: a customer that reached us by webhook, or left the export since, is retried with
+    the record kept with its failure rather than not at all."""
     if failure.resolved_at is not None:
-        return "already resolved"
+        return "already resolved", None
     if failure.customer_id is None:
-        return "the record had no readable Id: fix it at the source and sync again"
+        return "the record had no readable Id: fix it at the source and sync again", None
+    note = None
     if source is not None:
         customer = source.get(failure.customer_id)
-        return customer if customer is not None else f"customer not in {source.name}"
+        if customer is not None:
+            return customer, None
+        note = f"not in {source.name}: retried with the record kept with the failure"
     record = failure.detail.get("record")
     if not isinstance(record, dict):
-        return "no record was kept with this failure: retry with a source"
-    return Customer.from_record(record, where=f"error log #{failure.id}")
+        where = f"not in {source.name}, and " if source is not None else ""
+        return f"{where}no record was kept with this failure: retry with a source that has it", None
+    return Customer.from_record(record, where=f"error log #{failure.id}"), note
 
 
 def resolve_failure(
