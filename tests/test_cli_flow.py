@@ -26,16 +26,51 @@ def test_sync_prints_a_summary_and_exits_0(env: dict[str, str], tmp_path: Path) 
     assert "1 customers" in result.output
 
 
-def test_sync_json_and_exit_1_on_failure(env: dict[str, str], tmp_path: Path) -> None:
+def test_a_customer_failing_for_its_own_data_does_not_fail_the_run(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A scheduled sync alerting on 1 is not woken every run by one customer with no email and
+    no phone; --strict says so with 3; the failure is in the JSON and the error log either way."""
     path = _customers(
         tmp_path, {"Id": 2, "EmailAddress": "cli2@example.com"}, {"Id": 3, "Phone": "x"}
     )
     result = CliRunner().invoke(main, ["sync", str(path), "--json"], env=env)
-    assert result.exit_code == 1
+    assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line.get("outcome") for line in lines[:2]] == ["created", "failed"]
     assert lines[1]["failure"]["kind"] == "no_identifier"
     assert lines[2]["outcomes"] == {"created": 1, "failed": 1}
+    strict = CliRunner().invoke(main, ["sync", str(path), "--strict"], env=env)
+    assert strict.exit_code == 3, strict.output
+    assert "no_identifier" in strict.output
+    plan = CliRunner().invoke(main, ["plan", str(path)], env=env)
+    assert plan.exit_code == 0, plan.output
+    assert CliRunner().invoke(main, ["plan", str(path), "--strict"], env=env).exit_code == 3
+
+
+def test_a_run_that_could_not_do_its_work_exits_1(
+    env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """A list the account lacks is the configuration's fault, not the customer's: exit 1,
+    though the profile was written; so is Klaviyo failing past the retries."""
+    from klaviyo_sync.sandbox import FaultRule
+
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('[[rows]]\ndestination = "LIST_Nope"\nkind = "static"\nsource = true\n')
+    path = _customers(tmp_path, {"Id": 4, "EmailAddress": "cli4@example.com"})
+    listless = CliRunner().invoke(
+        main, ["sync", str(path)], env={**env, "KLAVIYO_SYNC_MAPPING": str(mapping)}
+    )
+    assert listless.exit_code == 1, listless.output
+    assert "unknown_list" in listless.output
+    other = _customers(tmp_path, {"Id": 5, "EmailAddress": "cli5@example.com"})
+    sandbox.sandbox.set_faults([FaultRule(operation="create_profile", status=503, times=10)])
+    try:
+        down = CliRunner().invoke(main, ["sync", str(other)], env=env)
+    finally:
+        sandbox.sandbox.set_faults([])
+    assert down.exit_code == 1, down.output
+    assert "klaviyo_unavailable" in down.output
 
 
 def test_sync_one_shows_route_payload_and_profile(env: dict[str, str], tmp_path: Path) -> None:
@@ -146,3 +181,34 @@ def test_errors_list_show_retry_resolve(
     missing = CliRunner().invoke(main, ["errors", "show", "99999"], env=env)
     assert missing.exit_code == 1
     assert "no failure 99999" in missing.output
+
+
+def test_example_writes_the_sample_once(tmp_path: Path) -> None:
+    path = tmp_path / "customers.jsonl"
+    first = CliRunner().invoke(main, ["example", str(path)])
+    assert first.exit_code == 0, first.output
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert f"wrote {len(records)} sample customers" in first.output
+    assert records[0]["Id"] == 55260
+    again = CliRunner().invoke(main, ["example", str(path)])
+    assert again.exit_code == 1
+    assert "exists" in again.output
+
+
+def test_create_lists_dry_run_and_a_list_of_another_opt_in_process(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(
+        'template = "none"\n'
+        '[[rows]]\ndestination = "UCLIST_Sms Subscribers"\nkind = "static"\nsource = true\n'
+        '[[rows]]\ndestination = "LIST_Dry Run Only"\nkind = "static"\nsource = true\n'
+    )
+    configured = {**env, "KLAVIYO_SYNC_MAPPING": str(mapping)}
+    result = CliRunner().invoke(main, ["create-lists", "--dry-run"], env=configured)
+    assert result.exit_code == 0, result.output
+    assert "would create 'Dry Run Only' (double opt in)" in result.output
+    assert "warning: 'Sms Subscribers' exists but is double opt in" in result.output
+    check = CliRunner().invoke(main, ["check"], env=configured)
+    assert "Dry Run Only" in check.output, "the dry run created nothing"
+    assert check.exit_code == 1

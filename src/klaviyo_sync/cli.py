@@ -10,7 +10,7 @@ import asyncio
 import functools
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
@@ -34,6 +34,31 @@ R = TypeVar("R")
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_DATA_FAILURES = 3
+
+# Failures a customer's own record causes: they come back, unchanged, on every run until the
+# source is fixed (or a person chooses, for a conflict), so they must not fail a scheduled run
+# that did everything it could; the error log keeps them. Every other kind (Klaviyo down or
+# throttled past the retries, a key refused, a list the account lacks, a guardrail) means the
+# run did not do its work, and a scheduler should say so.
+DATA_FAILURE_KINDS = frozenset(
+    {"invalid_record", "formula_error", "no_identifier", "phone_rejected", "invalid", "conflict"}
+)
+
+_strict_option = click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 3 when customers failed for their own data (otherwise such a run exits 0).",
+)
+
+
+def _run_exit_status(failures: Mapping[str, int], *, strict: bool) -> int:
+    """The exit status of a run that completed, from its failures by kind: 1 when any is not
+    the customer's own data, else 3 with ``strict`` when there are any, else 0."""
+    kinds = {kind for kind, count in failures.items() if count}
+    if kinds - DATA_FAILURE_KINDS:
+        return EXIT_ERROR
+    return EXIT_DATA_FAILURES if kinds and strict else 0
 
 
 def _domain_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -97,6 +122,7 @@ def _with_source_options(func: Callable[P, R]) -> Callable[P, R]:
 @click.option("--force", is_flag=True, help="Apply a run the guardrails would refuse.")
 @click.option("--plan", "show_plan", is_flag=True, help="Print the plan first and ask to go on.")
 @click.option("--yes", is_flag=True, help="With --plan: go on without asking.")
+@_strict_option
 @_domain_errors
 def sync(
     source: str,
@@ -109,11 +135,15 @@ def sync(
     force: bool,
     show_plan: bool,
     yes: bool,
+    strict: bool,
 ) -> None:
     """Sync every customer in SOURCE (a .jsonl/.json/.csv file or a database URL) to Klaviyo.
 
-    Exits 1 when any customer failed or the guardrails refused the run; failures stay in the
-    error log. With --plan, shows what the run would change and asks before applying it.
+    Exit status: 0 when the run did its work (customers that failed for their own data, such as
+    no email and no phone, are in the error log); 1 when it could not (refused by the
+    guardrails, Klaviyo unreachable, or customers failed for reasons not their own); 3 with
+    --strict when customers failed for their own data. With --plan, shows what the run would
+    change and asks before applying it.
     """
     from .report import outcome_json, print_summary, summary_json
     from .sources import open_source
@@ -140,9 +170,8 @@ def sync(
         click.echo(summary_json(summary))
     else:
         print_summary(console, summary)
-    # A profile written without a field Klaviyo left out is an error to look at too.
-    if summary.failed or summary.failures:
-        sys.exit(EXIT_ERROR)
+    # A profile written without a field Klaviyo left out counts as its failure's kind.
+    sys.exit(_run_exit_status(summary.failures, strict=strict))
 
 
 def _confirm_plan(
@@ -178,6 +207,7 @@ def _confirm_plan(
 @click.option("--show", "show", default=None, metavar="ID", help="One customer's full plan.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per customer, then a summary.")
 @click.option("--full", is_flag=True, help="Plan as sync --full: resend unchanged customers.")
+@_strict_option
 @_domain_errors
 def plan(
     source: str,
@@ -188,13 +218,15 @@ def plan(
     show: str | None,
     as_json: bool,
     full: bool,
+    strict: bool,
 ) -> None:
     """Show what syncing SOURCE would change, customer by customer, without writing anything.
 
     Per customer: the route (create, update, matched by email or phone), the exact payload and
     a field-level diff against what was last applied (or, with --live, against the profile as
-    Klaviyo holds it now). Lookups in Klaviyo are made: they are reads. Exits 1 when a sync
-    would refuse the run or a customer would fail.
+    Klaviyo holds it now). Lookups in Klaviyo are made: they are reads. Exits as the sync
+    would: 1 when it would refuse the run, 0 when customers would fail only for their own data
+    (3 with --strict).
     """
     from .plan_view import plan_entry_json, plan_summary_json, print_plan, print_plan_entry
     from .sources import open_source
@@ -217,8 +249,9 @@ def plan(
         click.echo(plan_summary_json(report))
     elif show is None:
         print_plan(console, report, source=customers.name, live=live)
-    if report.problems or report.failures:
+    if report.problems:
         sys.exit(EXIT_ERROR)
+    sys.exit(_run_exit_status(report.failures, strict=strict))
 
 
 @main.command("sync-one")
@@ -291,6 +324,58 @@ def check(config: Path | None, offline: bool) -> None:
     print_check(console, messages, consulted=not offline)
     if any(m.severity == "error" for m in messages):
         sys.exit(EXIT_ERROR)
+
+
+@main.command("create-lists")
+@_config_option
+@click.option("--dry-run", is_flag=True, help="Only say which lists would be created.")
+@_domain_errors
+def create_lists_command(config: Path | None, dry_run: bool) -> None:
+    """Create the Klaviyo lists the mapping names (LIST_ and UCLIST_ rows) that the account
+    lacks: double opt-in for LIST_ (Klaviyo emails the consent request), single opt-in for
+    UCLIST_. Lists that exist are left as they are."""
+    from .sync import create_lists
+
+    settings = load_settings(config)
+    settings.require_api_key()
+    results = asyncio.run(create_lists(settings, dry_run=dry_run))
+    if not results:
+        click.echo("the mapping names no lists (no LIST_ or UCLIST_ rows): nothing to create")
+    for result in results:
+        click.echo(
+            _list_line(result.name, result.opt_in_process, result.status, result.existing_opt_in)
+        )
+
+
+def _list_line(name: str, opt_in: str, status: str, existing: str | None) -> str:
+    process = opt_in.replace("_", " ")
+    if status == "created":
+        return f"created {name!r} ({process})"
+    if status == "would_create":
+        return f"would create {name!r} ({process})"
+    if status == "exists":
+        return f"{name!r} exists ({process})"
+    have = (existing or "unknown").replace("_", " ")
+    return (
+        f"warning: {name!r} exists but is {have}, and its rows need {process}; it is left as "
+        "it is: change it in Klaviyo (List settings), or see `klaviyo-sync check`"
+    )
+
+
+@main.command("example")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@_domain_errors
+def example_command(path: Path) -> None:
+    """Write sample customers to PATH (JSON lines), to try the tool with: among them a
+    customer with only a phone, one with no usable identifier and a record with no Id."""
+    from importlib import resources
+
+    if path.exists():
+        raise ConfigError(f"{path} exists: name a new file, or remove it first")
+    sample = resources.files("klaviyo_sync") / "demo_data" / "customers.jsonl"
+    data = sample.read_bytes()
+    path.write_bytes(data)
+    click.echo(f"wrote {len(data.splitlines())} sample customers to {path}")
 
 
 @main.group()
