@@ -13,17 +13,29 @@ import contextlib
 import logging
 import multiprocessing
 import signal
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import uvicorn
 
 from .config import Settings, load_settings
+from .exceptions import ConfigError
+from .sources import redact_url
 from .sync import Connections, open_engine
 from .worker import Worker, WorkerOptions
 
-__all__ = ["run_worker", "run_workers", "serve", "worker_options"]
+__all__ = [
+    "run_worker",
+    "run_workers",
+    "serve",
+    "serve_banner",
+    "shown_store",
+    "worker_banner",
+    "worker_options",
+]
 
 log = logging.getLogger("klaviyo_sync.service")
 
@@ -55,6 +67,79 @@ async def run_worker(
         return worker
 
 
+# Query parameters a database URL may carry a secret in (libpq takes ?password=…).
+_SECRET_PARAMETERS = ("password", "passwd", "pwd", "secret", "token")
+
+
+def shown_store(url: str) -> str:
+    """The store's URL as it may be printed: its password, and any query parameter that looks
+    like one, as ``***``."""
+    try:
+        shown = redact_url(url)
+    except ConfigError:
+        return "(a URL that could not be read)"
+    base, mark, query = shown.partition("?")
+    if not mark:
+        return shown
+    pairs = [
+        (key, "***" if any(word in key.lower() for word in _SECRET_PARAMETERS) else value)
+        for key, value in parse_qsl(query, keep_blank_values=True)
+    ]
+    return f"{base}?{urlencode(pairs, safe='*/:')}"
+
+
+def _address(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+# Listening on every address: the dashboard is opened through one of them; loopback always works.
+_WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def serve_banner(settings: Settings, *, host: str, port: int, worker: bool) -> str:
+    """The one line ``serve`` prints before it serves: where, what is on, which store. Never a
+    secret: the store's password is masked, the key, webhook secret and token are not shown."""
+    listening = _address(host, port)
+    if host in _WILDCARDS:
+        listening += " (every address)"
+    if settings.dashboard_token is None or not settings.dashboard_token.get_secret_value():
+        dashboard = "dashboard closed (KLAVIYO_SYNC_DASHBOARD_TOKEN is not set)"
+    else:
+        dashboard = f"dashboard {_address(_WILDCARDS.get(host, host), port)}/"
+    enabled = ", ".join(sorted(settings.triggers))
+    secret = settings.webhook_secret is not None and bool(
+        settings.webhook_secret.get_secret_value()
+    )
+    if enabled:
+        triggers = f"triggers {enabled}"
+    else:
+        triggers = "triggers none" + (": events are recorded and ignored" if secret else "")
+    if not secret:
+        triggers += "; webhooks refused (KLAVIYO_SYNC_WEBHOOK_SECRET is not set)"
+    if not worker:
+        in_process = "in-process worker off (--no-worker: separate workers send)"
+    elif settings.klaviyo_api_key is None or not settings.klaviyo_api_key.get_secret_value():
+        in_process = "in-process worker off (KLAVIYO_API_KEY is not set: events wait in the queue)"
+    else:
+        in_process = "in-process worker on"
+    parts = [f"listening on {listening}", dashboard, triggers, in_process]
+    return f"klaviyo-sync serve: {'; '.join(parts)}; store {shown_store(settings.store_url)}"
+
+
+def worker_banner(settings: Settings, *, processes: int) -> str:
+    """The one line ``worker`` prints before its workers start."""
+    count = max(processes, 1)
+    workers = f"{count} worker process{'es' if count > 1 else ''}"
+    return (
+        f"klaviyo-sync worker: {workers} draining the queue (polling every "
+        f"{settings.poll_seconds:g} s); store {shown_store(settings.store_url)}"
+    )
+
+
+def _announce(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _log_setup() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # Alembic narrates every store opening at INFO; a worker opens one per process.
@@ -64,6 +149,7 @@ def _log_setup() -> None:
 def run_workers(settings: Settings, *, processes: int = 1, config: Path | None = None) -> None:
     """Run workers until SIGINT or SIGTERM; with ``processes`` > 1, one process each."""
     _log_setup()
+    _announce(worker_banner(settings, processes=processes))
     if processes <= 1:
         asyncio.run(_until_signalled(settings))
         return
@@ -132,4 +218,5 @@ def serve(settings: Settings, *, host: str, port: int, worker: bool = True) -> N
             live.wake()
 
     app = create_app(settings, store, on_enqueued=wake, lifespan=lifespan)
+    _announce(serve_banner(settings, host=host, port=port, worker=worker))
     uvicorn.run(app, host=host, port=port, log_level="info")
