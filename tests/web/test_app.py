@@ -38,6 +38,23 @@ async def test_healthz_answers_even_without_a_webhook_secret(store: Store) -> No
         assert (await client.get("/healthz")).json() == {"status": "ok"}
 
 
+@pytest.mark.parametrize("token", [None, TOKEN], ids=["dashboard closed", "dashboard open"])
+async def test_the_favicon_is_an_svg_anyone_may_fetch(store: Store, token: str | None) -> None:
+    async with client_for(create_app(settings(token=token), store)) as client:
+        icon = await client.get("/favicon.ico")
+        login = await client.get("/login", headers={"Accept": "text/html"})
+        document = (await client.get("/openapi.json")).json()
+
+    assert icon.status_code == 200, "no sign-in, no token: browsers ask before anyone signs in"
+    assert icon.headers["content-type"] == "image/svg+xml"
+    assert icon.text.startswith("<svg ")
+    assert "script" not in icon.text.lower()
+    assert "max-age" in icon.headers["cache-control"]
+    if token is not None:
+        assert '<link rel="icon" href="/favicon.ico" type="image/svg+xml">' in login.text
+    assert "/favicon.ico" not in document["paths"]
+
+
 async def test_unknown_paths_and_methods_use_the_error_envelope(client: httpx.AsyncClient) -> None:
     missing = await client.get("/nowhere")
     wrong_method = await client.get(WEBHOOK_PATH)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
@@ -111,6 +112,7 @@ def create_app(
     install_error_handlers(app, html=html_error(gate))
     app.add_exception_handler(LoginRequired, login_redirect)
     app.include_router(_health_router())
+    app.include_router(_favicon_router())
     app.include_router(webhook_router(settings, store, on_enqueued))
     app.include_router(api_router(monitor, gate))
     app.include_router(page_router(monitor, gate))
@@ -124,5 +126,25 @@ def _health_router() -> APIRouter:
     @router.get("/healthz", summary="Liveness, for load balancers (no authentication)")
     async def healthz() -> HealthStatus:
         return HealthStatus(status="ok")
+
+    return router
+
+
+FAVICON = (STATIC_DIR / "favicon.svg").read_bytes()
+_FAVICON_HEADERS = {
+    "Cache-Control": "public, max-age=86400",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def _favicon_router() -> APIRouter:
+    """The icon, open to anyone as ``/static/`` is: browsers ask for ``/favicon.ico`` on their
+    own, before any sign-in, and from pages that do not link it (``/healthz``, ``/api/``)."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/favicon.ico")
+    async def favicon() -> Response:
+        return Response(FAVICON, media_type="image/svg+xml", headers=_FAVICON_HEADERS)
 
     return router
