@@ -92,10 +92,13 @@ async def test_retrying_after_the_cause_is_fixed_resolves_the_failure(
     assert still_bad.status_code == 200
     [again] = still_bad.json()["results"]
     assert (again["status"], again["failure_kind"]) == ("failed", "phone_rejected")
+    assert again["state"] == "open", "the failure's own state, not the retry's status"
+    assert again["note"] is None, "read from the configured source"
     report = fixed.json()
-    assert (report["resolved"], report["failed"], report["remaining"]) == (1, 0, 0)
+    assert (report["resolved"], report["failed"], report["not_retried"]) == (1, 0, 0)
+    assert report["remaining"] == 0
     [item] = report["results"]
-    assert item["status"] == "resolved"
+    assert (item["status"], item["state"]) == ("resolved", "resolved")
     assert item["outcome"] == "created"
     profile = dashboard.world.by_email("cc1@example.com")
     assert profile is not None
@@ -121,6 +124,45 @@ async def test_retry_all_of_a_kind_runs_the_newest_open_ones(dashboard: Dashboar
     assert report["resolved"] == 3
     assert report["remaining"] == 0
     assert (await failures(dashboard))["total"] == 1, "the no_identifier one was not touched"
+
+
+async def test_a_retry_not_performed_says_not_retried_and_why(dashboard: Dashboard) -> None:
+    failure_id = await dashboard.fail("c1")
+    await dashboard.api("POST", f"/api/failures/{failure_id}/resolve", json={"note": "by hand"})
+
+    answer = await dashboard.api("POST", "/api/failures/retry", json={"ids": [failure_id]})
+
+    assert answer.status_code == 200
+    report = answer.json()
+    assert (report["resolved"], report["failed"], report["not_retried"]) == (0, 0, 1)
+    assert report["remaining"] == 0
+    [item] = report["results"]
+    assert item["status"] == "not_retried"
+    assert item["state"] == "resolved"
+    assert item["message"] == "not retried: already resolved"
+    assert (item["outcome"], item["profile_id"], item["note"]) == (None, None, None)
+    assert "skipped" not in report
+
+
+async def test_a_customer_gone_from_the_source_is_retried_with_the_kept_record_and_says_so(
+    dashboard: Dashboard,
+) -> None:
+    failure_id = await dashboard.fail("c1")
+    dashboard.customers.clear()
+    dashboard.set_customer(customer("c2"))
+    source = dashboard.world.settings.source
+
+    answer = await dashboard.api("POST", "/api/failures/retry", json={"ids": [failure_id]})
+
+    [item] = answer.json()["results"]
+    # The record kept with the failure still has the phone Klaviyo refuses: sent, failed again.
+    assert (item["status"], item["state"], item["failure_kind"]) == (
+        "failed",
+        "open",
+        "phone_rejected",
+    )
+    assert item["note"] == f"not in {source}: retried with the record kept with the failure"
+    assert (await dashboard.api("GET", f"/api/failures/{failure_id}")).json()["attempts"] == 2
 
 
 @pytest.mark.parametrize(
@@ -411,6 +453,7 @@ async def test_every_api_answer_matches_its_documented_schema(
             "/api/failures/{failure_id}/resolve",
             {"note": "done"},
         ),
+        ("POST", "/api/failures/retry", "/api/failures/retry", {"ids": [failure_id]}),
         ("GET", "/api/failures/999", "/api/failures/{failure_id}", None),
     ]
     for method, url, path, body in calls:
@@ -432,3 +475,17 @@ async def test_unauthorized_answers_match_the_documented_envelope(
 
     schema = document["paths"]["/api/overview"]["get"]["responses"]["401"]
     validator(document, schema["content"]["application/json"]["schema"]).validate(answer.json())
+
+
+async def test_a_retrys_status_and_the_failures_state_are_documented_apart(
+    document: dict[str, Any],
+) -> None:
+    schemas = document["components"]["schemas"]
+    item = schemas["RetryItem"]["properties"]
+    report = schemas["RetryReport"]["properties"]
+
+    assert item["status"]["enum"] == ["resolved", "failed", "not_retried"]
+    assert "not_retried" in item["status"]["description"]
+    assert item["state"]["enum"] == ["open", "retrying", "parked", "resolved"]
+    assert "note" in item
+    assert set(report) == {"results", "resolved", "failed", "not_retried", "remaining"}

@@ -182,10 +182,52 @@ async def test_retry_selected_without_javascript_shows_a_results_page(
     )
 
     assert answer.status_code == 200
-    assert "1 resolved, 1 failed again, 0 skipped; 1 still open." in answer.text
+    assert "1 resolved, 1 failed again, 0 not retried; 1 still open." in answer.text
+    assert '<p class="notice error" role="status">' in answer.text
+    # The retry's result, and beside it the failure's own state (one of the error log's).
+    assert '<span class="retry retry-resolved">resolved</span>' in answer.text
+    assert '<span class="retry retry-failed">failed again</span>' in answer.text
     assert f'data-state-of="{fixed}">resolved<' in answer.text
-    assert f'data-state-of="{broken}">failed<' in answer.text
+    assert f'data-state-of="{broken}">open<' in answer.text
     assert '<a href="/failures">Back</a>' in answer.text
+
+
+async def test_a_retry_not_performed_is_a_warning_with_its_reason_not_a_success(
+    dashboard: Dashboard,
+) -> None:
+    failure_id = await dashboard.fail("c1")
+    await dashboard.api("POST", f"/api/failures/{failure_id}/resolve", json={"note": "by hand"})
+    csrf = await dashboard.sign_in()
+
+    answer = await dashboard.client.post(
+        "/failures/retry", data={"csrf_token": csrf, "id": str(failure_id), "back": "/failures"}
+    )
+
+    assert answer.status_code == 200
+    assert "0 resolved, 0 failed again, 1 not retried; 0 still open." in answer.text
+    assert '<p class="notice warn" role="status">' in answer.text
+    assert "notice good" not in answer.text
+    assert '<span class="retry retry-not_retried">not retried</span>' in answer.text
+    assert "not retried: already resolved" in answer.text
+    assert f'data-state-of="{failure_id}">resolved<' in answer.text
+
+
+async def test_a_retry_with_the_record_kept_shows_its_note(dashboard: Dashboard) -> None:
+    failure_id = await dashboard.fail("c1")
+    dashboard.customers.clear()
+    dashboard.set_customer(customer("someone-else"))  # c1 has left the source since
+    csrf = await dashboard.sign_in()
+
+    answer = await dashboard.client.post(
+        "/failures/retry", data={"csrf_token": csrf, "id": str(failure_id), "back": "/failures"}
+    )
+
+    assert answer.status_code == 200
+    assert "0 resolved, 1 failed again, 0 not retried" in answer.text, "the kept record ran"
+    note = re.search(r'<span class="retry-note">Note: ([^<]*)</span>', answer.text)
+    assert note is not None, "the note is shown with the result"
+    assert note.group(1).startswith("not in ")
+    assert note.group(1).endswith("customers.jsonl: retried with the record kept with the failure")
 
 
 async def test_retry_all_of_a_kind_without_javascript(dashboard: Dashboard) -> None:

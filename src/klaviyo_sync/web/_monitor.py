@@ -206,18 +206,27 @@ class Monitor:
             results = await self._klaviyo(
                 _retry_failures(self.settings, ids, source=source, connections=self.connections)
             )
-        items = [_retry_item(r) for r in results]
+        states = await self._store(self._states_after, results)
+        items = [_retry_item(r, states[r.failure.id]) for r in results]
         if request.all:
             remaining = await self._store(lambda: self.store.count_failures(kind=request.kind))
         else:
-            remaining = sum(item.status != "resolved" for item in items)
+            remaining = sum(item.state != "resolved" for item in items)
         return RetryReport(
             results=items,
             resolved=sum(i.status == "resolved" for i in items),
             failed=sum(i.status == "failed" for i in items),
-            skipped=sum(i.status == "skipped" for i in items),
+            not_retried=sum(i.status == "not_retried" for i in items),
             remaining=remaining,
         )
+
+    def _states_after(self, results: list[RetryResult]) -> dict[int, FailureState]:
+        """Each retried failure's state as the store has it now (one primary-key read each)."""
+        states: dict[int, FailureState] = {}
+        for result in results:
+            now = self.store.get_failure(result.failure.id) or result.failure
+            states[result.failure.id] = failure_state(now, self.settings.max_attempts)
+        return states
 
     async def resolve(self, failure_id: int, note: str) -> FailureDetail:
         try:
@@ -444,21 +453,24 @@ def _outcome_item(outcome: Outcome) -> OutcomeItem:
     )
 
 
-def _retry_item(result: RetryResult) -> RetryItem:
+def _retry_item(result: RetryResult, state: FailureState) -> RetryItem:
     base: dict[str, Any] = {
         "failure_id": result.failure.id,
         "customer_id": result.failure.customer_id,
         "was": result.failure.kind,
+        "state": state,
+        "note": result.note,
     }
     outcome = result.outcome
     if outcome is None:
-        message = result.skipped or "not retried"
+        # Nothing was sent: no record to retry with, or the engine gave this customer no outcome.
+        reason = result.skipped or "the retry gave this customer no outcome"
         return RetryItem(
             **base,
-            status="skipped",
+            status="not_retried",
             outcome=None,
             profile_id=None,
-            message=message,
+            message=f"not retried: {reason}",
             failure_kind=None,
         )
     if outcome.failure is not None:

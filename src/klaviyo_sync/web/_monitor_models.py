@@ -32,6 +32,7 @@ __all__ = [
     "RetryItem",
     "RetryReport",
     "RetryRequest",
+    "RetryStatus",
     "RunDetail",
     "RunItem",
     "SyncFailure",
@@ -51,6 +52,7 @@ OUTCOME_KINDS: tuple[OutcomeKind, ...] = (
     "failed",
 )
 FailureState = Literal["open", "retrying", "parked", "resolved"]
+RetryStatus = Literal["resolved", "failed", "not_retried"]
 MAX_RETRY_IDS = 200
 
 
@@ -109,21 +111,34 @@ class RetryRequest(BaseModel):
 
 
 class RetryItem(BaseModel):
+    """What retrying one failure did. ``status`` is the retry's result; ``state`` is the
+    failure's own state afterwards (one of the error log's states, never the retry's)."""
+
     failure_id: int
     customer_id: str | None
     was: FailureKind = Field(description="the failure's kind before the retry")
-    status: Literal["resolved", "failed", "skipped"]
+    status: RetryStatus = Field(
+        description="resolved: the customer was sent and the failure is resolved; failed: it "
+        "was sent and failed again (failure_kind says how); not_retried: nothing was sent, "
+        "message says why (already resolved, no record to retry with, a malformed record)"
+    )
+    state: FailureState = Field(description="the failure's state after the retry")
     outcome: OutcomeKind | None
     profile_id: str | None
     message: str = Field(description="what happened, for a person")
+    note: str | None = Field(
+        default=None,
+        description="where the record retried came from when it was not the configured "
+        "source, e.g. 'not in customers.jsonl: retried with the record kept with the failure'",
+    )
     failure_kind: FailureKind | None = Field(description="when it failed again: the new kind")
 
 
 class RetryReport(BaseModel):
     results: list[RetryItem]
-    resolved: int
-    failed: int
-    skipped: int
+    resolved: int = Field(description="results with status resolved")
+    failed: int = Field(description="results with status failed")
+    not_retried: int = Field(description="results with status not_retried: nothing was sent")
     remaining: int = Field(description="open failures still matching the request afterwards")
 
 

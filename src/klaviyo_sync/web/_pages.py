@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs, urlencode
 import jinja2
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup, escape
 from pydantic import TypeAdapter, ValidationError
 
 from ..outcome import FAILURE_KINDS
@@ -66,6 +68,12 @@ def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
 
 
+def _breakable(text: Any) -> Markup:
+    """``text`` escaped, free to wrap after each single ``/``: a path or a URL breaks between
+    its parts rather than anywhere."""
+    return Markup(re.sub(r"/(?!/)", "/<wbr>", str(escape(str(text)))))
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("klaviyo_sync.web", "templates"),
@@ -76,6 +84,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["when"] = _when
     env.filters["pretty"] = _pretty
+    env.filters["breakable"] = _breakable
     env.filters["num"] = lambda n: f"{n:,}"
     env.filters["words"] = lambda s: str(s).replace("_", " ")
     env.globals["FAILURE_KINDS"] = FAILURE_KINDS

@@ -76,12 +76,17 @@
       try {
         var report = await post("/api/failures/retry", body);
         var lines = report.results.map(function (r) {
-          setState(r.failure_id, r.status);
-          return "Failure " + r.failure_id + " (customer " + (r.customer_id || "—") + "): " + r.status + ": " + r.message;
+          // The failure's own state (open, retrying, parked, resolved), not the retry's status.
+          setState(r.failure_id, r.state);
+          var line = "Failure " + r.failure_id + " (customer " + (r.customer_id || "—") + "): " +
+            (r.status === "resolved" ? "resolved, " : "") + r.message;
+          return r.note ? line + ". Note: " + r.note : line;
         });
         var summary = report.resolved + " resolved, " + report.failed + " failed again, " +
-          report.skipped + " skipped; " + report.remaining + " still open.";
-        say(summary, report.failed ? "error" : "good", lines);
+          report.not_retried + " not retried; " + report.remaining + " still open.";
+        // Green only when everything asked for was sent and resolved.
+        var tone = report.failed ? "error" : report.not_retried ? "warn" : "good";
+        say(summary, tone, lines);
       } catch (err) {
         say("The retry did not run: " + err.message, "error");
       } finally {
