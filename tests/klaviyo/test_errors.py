@@ -134,7 +134,7 @@ def test_error_carries_everything_from_the_envelope() -> None:
     assert err.request_id == "err-400-invalid"
     assert err.body["errors"][0]["code"] == "invalid"
     assert str(err) == (
-        "PATCH /api/profiles/01ABC failed with 400: invalid Invalid phone number format "
+        "PATCH /api/profiles/01ABC failed with 400 (invalid): Invalid phone number format "
         "(Example of a valid format: +12345678901) (at /data/attributes/phone_number) "
         "[request err-400-invalid]"
     )

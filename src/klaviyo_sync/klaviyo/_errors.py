@@ -2,7 +2,10 @@
 
 ``error_from_response`` is the only place that decides which status means what; the send loop
 and every endpoint rely on it. Messages are built from the response body and the request's
-method and path, never from its headers, so the API key cannot leak into them.
+method and path, never from its headers, so the API key cannot leak into them. They say what
+to do where there is something to do: a key Klaviyo refuses names ``KLAVIYO_API_KEY`` (a 403,
+the key's scopes), a Klaviyo that cannot be reached names where it was looked for (the base URL,
+which is not secret) and ``KLAVIYO_BASE_URL``.
 """
 
 from __future__ import annotations
@@ -56,8 +59,10 @@ def error_from_response(response: httpx.Response) -> KlaviyoAPIError | None:
     body = _decode(response)
     item = _first_error(body)
     kw = _common_fields(response, body, item)
-    message = _message(kw, item)
     cls = _class_for(status, item.code)
+    message = _message(kw, item)
+    if cls is KlaviyoAuthError:
+        message = f"{message.rstrip('.')}. {_auth_advice(status, item.code)}"
     if cls is KlaviyoDuplicateProfileError:
         duplicate = (item.meta or {}).get("duplicate_profile_id")
         return KlaviyoDuplicateProfileError(
@@ -74,15 +79,63 @@ def error_from_transport(
 ) -> KlaviyoUnavailableError | KlaviyoUnexpectedError:
     """The exception for a request that got no usable response.
 
-    The httpx exception is summarised, not chained: it holds the request, headers and all.
+    The httpx exception is summarised, not chained: it holds the request, headers and all. The
+    message says where Klaviyo was looked for (scheme, host and port of the request: never a
+    user or password in the URL, never a header) and what to check.
     """
     what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     kw: dict[str, Any] = {"method": method, "path": path}
+    base = _base_url(exc)
+    at = f" at {base}" if base else ""
     if isinstance(exc, httpx.TimeoutException):
-        return KlaviyoTimeoutError(f"{method} {path} timed out ({what})", **kw)
+        return KlaviyoTimeoutError(
+            f"{method} {path} timed out: Klaviyo{at} did not answer in time ({what}); it may be "
+            f"slow or unreachable: check the network{_sandbox_hint(base)}, or try again later",
+            **kw,
+        )
     if isinstance(exc, httpx.TransportError):
-        return KlaviyoUnavailableError(f"{method} {path} could not reach Klaviyo ({what})", **kw)
+        return KlaviyoUnavailableError(
+            f"{method} {path} could not reach Klaviyo{at} ({what}): check KLAVIYO_BASE_URL "
+            f"and the network{_sandbox_hint(base)}",
+            **kw,
+        )
     return KlaviyoUnexpectedError(f"{method} {path} failed ({what})", **kw)
+
+
+def _base_url(exc: httpx.RequestError) -> str | None:
+    """Where the request went, as ``scheme://host[:port]``, or None when it is not known."""
+    try:
+        url = exc.request.url
+    except RuntimeError:  # an exception made without its request
+        return None
+    if not url.host:
+        return None
+    port = f":{url.port}" if url.port is not None else ""
+    return f"{url.scheme}://{url.host}{port}"
+
+
+def _sandbox_hint(base: str | None) -> str:
+    """Klaviyo itself is somewhere else: at a loopback address it is the sandbox, or nothing."""
+    if base is None:
+        return ""
+    host = httpx.URL(base).host
+    if host in ("localhost", "::1") or host.startswith("127."):
+        return ", and that the sandbox is running there (klaviyo-sync sandbox)"
+    return ""
+
+
+def _auth_advice(status: int, code: str | None) -> str:
+    """What to do about a key Klaviyo refused: the key itself, or what it may do (scopes)."""
+    if status == 403 or code == "permission_denied":
+        return (
+            "The API key lacks a permission this request needs: give the private key in "
+            "KLAVIYO_API_KEY the profiles, lists and subscriptions scopes (read and write) in "
+            "Klaviyo's API key settings"
+        )
+    return (
+        "Klaviyo did not accept the API key: check KLAVIYO_API_KEY (a private API key of this "
+        "Klaviyo account, starting pk_, not revoked)"
+    )
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -174,9 +227,11 @@ def _common_fields(response: httpx.Response, body: Any, item: _ErrorItem) -> dic
 
 
 def _message(kw: dict[str, Any], item: _ErrorItem) -> str:
-    reason = " ".join(p for p in (item.code, item.detail or item.title) if p) or "no detail"
+    """``POST /api/profiles/ failed with 400 (invalid): Invalid phone number format ...``."""
+    code = f" ({item.code})" if item.code else ""
+    reason = item.detail or item.title or "no detail"
     where = item.pointer or item.parameter
-    message = f"{kw['method']} {kw['path']} failed with {kw['status']}: {reason}"
+    message = f"{kw['method']} {kw['path']} failed with {kw['status']}{code}: {reason}"
     if where:
         message += f" (at {where})"
     if kw["request_id"]:
