@@ -40,11 +40,14 @@ Secrets come from the environment only: ``KLAVIYO_API_KEY``, ``KLAVIYO_SYNC_WEBH
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
+import annotated_types
 import phonenumbers
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -98,6 +101,15 @@ _FILE_KEYS = {
     "max_cleared_fields": "max_cleared_fields",
 }
 _SECRETS = ("api_key", "klaviyo_api_key", "webhook_secret", "dashboard_token")
+# Settings whose value is not shown in a message: secrets, and URLs that may hold a password.
+_NOT_SHOWN = frozenset({"klaviyo_api_key", "webhook_secret", "dashboard_token"})
+_NOT_SHOWN |= {"store_url", "source", "source_query"}
+# What one value of a setting with a fixed set of values is, in a message.
+_NOUNS = {
+    "triggers": "a trigger",
+    "account_opt_in": "an opt-in process",
+    "strategy": "a strategy",
+}
 
 
 class Settings(BaseSettings):
@@ -132,22 +144,26 @@ class Settings(BaseSettings):
     source: str | None = Field(default=None, alias="KLAVIYO_SYNC_SOURCE")
     source_query: str | None = Field(default=None, alias="KLAVIYO_SYNC_SOURCE_QUERY")
     webhook_secret: SecretStr | None = Field(default=None, alias="KLAVIYO_SYNC_WEBHOOK_SECRET")
-    poll_seconds: float = Field(default=0.5, gt=0, le=60, alias="KLAVIYO_SYNC_POLL_SECONDS")
-    lease_seconds: float = Field(default=60.0, gt=0, alias="KLAVIYO_SYNC_LEASE_SECONDS")
+    poll_seconds: float = Field(
+        default=0.5, gt=0, le=60, allow_inf_nan=False, alias="KLAVIYO_SYNC_POLL_SECONDS"
+    )
+    lease_seconds: float = Field(
+        default=60.0, gt=0, allow_inf_nan=False, alias="KLAVIYO_SYNC_LEASE_SECONDS"
+    )
     max_attempts: int = Field(default=6, ge=1, le=100, alias="KLAVIYO_SYNC_MAX_ATTEMPTS")
     rate_limit_scale: float = Field(
-        default=1.0, gt=0, le=100, alias="KLAVIYO_SYNC_RATE_LIMIT_SCALE"
+        default=1.0, gt=0, le=100, allow_inf_nan=False, alias="KLAVIYO_SYNC_RATE_LIMIT_SCALE"
     )
     strategy: Literal["auto", "bulk", "per-record"] = Field(
         default="auto", alias="KLAVIYO_SYNC_STRATEGY"
     )
     bulk_threshold: int = Field(default=500, ge=1, alias="KLAVIYO_SYNC_BULK_THRESHOLD")
     max_unsubscribe_share: float = Field(
-        default=0.01, ge=0, le=1, alias="KLAVIYO_SYNC_MAX_UNSUBSCRIBE_SHARE"
+        default=0.01, ge=0, le=1, allow_inf_nan=False, alias="KLAVIYO_SYNC_MAX_UNSUBSCRIBE_SHARE"
     )
     """guardrail: refuse a run that would unsubscribe more than this share of its customers"""
     max_list_removal_share: float = Field(
-        default=0.01, ge=0, le=1, alias="KLAVIYO_SYNC_MAX_LIST_REMOVAL_SHARE"
+        default=0.01, ge=0, le=1, allow_inf_nan=False, alias="KLAVIYO_SYNC_MAX_LIST_REMOVAL_SHARE"
     )
     """guardrail: refuse a run that would take more than this share of its customers off lists"""
     max_cleared_fields: int = Field(default=100, ge=0, alias="KLAVIYO_SYNC_MAX_CLEARED_FIELDS")
@@ -214,19 +230,130 @@ def dashboard_token_problem(token: SecretStr | None) -> str | None:
 
 
 def load_settings(config: Path | None = None) -> Settings:
-    """Read the config file (if given) and the environment; problems become a ConfigError."""
+    """Read the config file (if given) and the environment; problems become a ConfigError.
+
+    Each problem names the variable (or the config file key, with the file, when the value came
+    from there), the value given (never a secret's, nor a URL's), and what is allowed.
+    """
     values = _read_config_file(config) if config is not None else {}
     try:
         return Settings(**values)
     except ValidationError as err:
-        problems = "; ".join(_describe(e) for e in err.errors())
-        where = f" in {config} or the environment" if config else ""
-        raise ConfigError(f"invalid settings{where}: {problems}") from None
+        problems = "; ".join(_describe_problem(e, config) for e in err.errors())
+        raise ConfigError(f"invalid settings: {problems}") from None
 
 
-def _describe(error: Any) -> str:
-    field = ".".join(str(p) for p in error["loc"])
-    return f"{field}: {error['msg']}"
+def _describe_problem(error: Mapping[str, Any], config: Path | None = None) -> str:
+    """One of pydantic's validation errors of ``Settings`` in plain words: which variable or
+    config key, the value given, and what to use instead."""
+    loc = error.get("loc") or ("?",)
+    fields = Settings.model_fields
+    by_alias = {info.alias: name for name, info in fields.items() if info.alias}
+    name = by_alias.get(str(loc[0]), str(loc[0]))
+    info = fields.get(name)
+    keys = {field: key for key, field in _FILE_KEYS.items()}
+    env = info.alias if info is not None and info.alias else str(loc[0])
+    from_file = str(loc[0]) == name and name in keys
+    if from_file:
+        where = f"{keys[name]} in {config}" if config else keys[name]
+    else:
+        where = f"{env} (config file key {keys[name]})" if name in keys else env
+    value = error.get("input")
+    shown = "the value given" if name in _NOT_SHOWN else _shown(value)
+    return f"{where}: {_problem(str(error.get('type')), shown, name, info, error, from_file)}"
+
+
+def _problem(
+    kind: str,
+    shown: str,
+    name: str,
+    info: FieldInfo | None,
+    error: Mapping[str, Any],
+    from_file: bool,
+) -> str:
+    allowed = _allowed(info)
+    if kind == "literal_error":
+        values = ", ".join(_choices(info)) or str((error.get("ctx") or {}).get("expected"))
+        noun = _NOUNS.get(name, "allowed")
+        how = _list_hint(from_file) if name == "triggers" else ""
+        if noun == "allowed":
+            return f"{shown} is not allowed; use one of {values}{how}"
+        return f"{shown} is not {noun}; use {values}{how}"
+    if kind in ("int_parsing", "int_from_float", "int_type"):
+        return f"{shown} is not a whole number; use {allowed or 'a whole number'}"
+    if kind in ("float_parsing", "float_type"):
+        return f"{shown} is not a number; use {allowed or 'a number'}"
+    if kind == "finite_number":
+        return f"{shown} is not a finite number; use {allowed or 'a number'}"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{shown} is not true or false; use true or false (1/0, yes/no, on/off work too)"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return f"{shown} is out of range; use {allowed}"
+    if kind == "value_error":
+        ctx = error.get("ctx") or {}
+        return str(ctx.get("error") or error.get("msg"))
+    if kind in ("frozen_set_type", "set_type", "list_type", "tuple_type"):
+        return f"{shown} is not a list; use {_list_hint(from_file).strip(' ()')}"
+    if kind in ("string_type", "path_type"):
+        what = "a file path" if kind == "path_type" else "text"
+        return f"{shown} is not {what}; write it in quotes"
+    return f"{shown}: {error.get('msg')}"
+
+
+def _list_hint(from_file: bool) -> str:
+    if from_file:
+        return ' (a list, such as ["created", "updated"])'
+    return " (several comma-separated: created,updated)"
+
+
+def _choices(info: FieldInfo | None) -> list[str]:
+    """The values of a setting that takes one of a few, or a set of them (``triggers``)."""
+    if info is None:
+        return []
+    annotation = info.annotation
+    if get_origin(annotation) in (frozenset, set, list):
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) is Literal:
+        return [str(value) for value in get_args(annotation)]
+    return []
+
+
+def _allowed(info: FieldInfo | None) -> str:
+    """``a whole number from 1 to 64``, ``a number above 0, up to 60``: a number's range."""
+    if info is None or info.annotation not in (int, float):
+        return ""
+    low = high = None
+    for bound in info.metadata:
+        if isinstance(bound, annotated_types.Ge):
+            low = f"from {_number(bound.ge)}"
+        elif isinstance(bound, annotated_types.Gt):
+            low = f"above {_number(bound.gt)}"
+        elif isinstance(bound, annotated_types.Le):
+            high = f"to {_number(bound.le)}"
+        elif isinstance(bound, annotated_types.Lt):
+            high = f"below {_number(bound.lt)}"
+    what = "a whole number" if info.annotation is int else "a number"
+    if low and high:
+        joined = f"{low} {high}" if low.startswith("from") else f"{low}, up {high}"
+        return f"{what} {joined}"
+    if low and low.startswith("from"):
+        return f"{what} of {low.removeprefix('from ')} or more"
+    if low:
+        return f"{what} {low}"
+    if high:
+        return f"{what} up {high}"
+    return what
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
