@@ -8,6 +8,7 @@ import pytest
 
 from klaviyo_sync.exceptions import InvalidRecordError
 from klaviyo_sync.sources import customer_from_flat, record_from_flat
+from klaviyo_sync.sources._flat import near_misses
 
 BILLING = {
     "BillingAddress1": "1 Main St",
@@ -114,3 +115,38 @@ def test_bad_rows_raise_with_where_and_id(
     assert caught.value.reason.startswith(reason)
     assert caught.value.where == "x.csv:4"
     assert caught.value.customer_id == customer_id
+
+
+def test_near_misses_name_the_known_column_a_header_most_likely_means() -> None:
+    header = [
+        "Id",
+        "email",
+        "E-Mail Address",
+        "PHONE",
+        "first_name",
+        "Surname",
+        "Comapny",
+        "zip",
+        "billing_city",
+        "ShippingZip",
+        "customfields.Tier",
+        "CustomFields.Tier",
+        "EmailAddress",
+    ]
+    assert near_misses(header) == [
+        ("email", "EmailAddress"),
+        ("E-Mail Address", "EmailAddress"),
+        ("PHONE", "Phone"),
+        ("first_name", "FirstName"),
+        ("Surname", "LastName"),
+        ("Comapny", "Company"),
+        ("zip", "BillingPostalCode"),
+        ("billing_city", "BillingCity"),
+        ("ShippingZip", "ShippingPostalCode"),
+        ("customfields.Tier", "CustomFields.Tier"),
+    ]
+
+
+def test_columns_unlike_any_known_one_are_left_alone() -> None:
+    unknown = ["LoyaltyPoints", "Tier", "Shipping", "Billing", "Name", "Status", "Notes", "uid"]
+    assert near_misses(unknown) == []

@@ -71,18 +71,26 @@ def test_a_query_for_a_file_is_a_config_error(tmp_path: Path) -> None:
         open_source(path, query="SELECT 1")
 
 
-@pytest.mark.parametrize("name", ["customers.xlsx", "customers", "customers.gz"])
-def test_an_unknown_file_type_is_a_config_error_listing_what_is_supported(
-    tmp_path: Path, name: str
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("customers.xlsx", "'.xlsx' is not a file type klaviyo-sync reads"),
+        ("customers", "its name has no suffix to tell the file type by"),
+        ("customers.gz", "'.gz' says it is compressed, but not what is inside"),
+    ],
+)
+def test_an_unknown_file_type_names_the_file_what_is_read_and_format(
+    tmp_path: Path, name: str, why: str
 ) -> None:
     path = tmp_path / name
     path.write_bytes(b"")
     with pytest.raises(ConfigError) as caught:
         open_source(path)
     message = str(caught.value)
-    assert f"cannot read customers from {path}: unknown file type" in message
-    for supported in (".jsonl", ".ndjson", ".json", ".csv", "SQLAlchemy URL"):
+    assert message.startswith(f"cannot read customers from {path}: {why}. ")
+    for supported in (".jsonl", ".ndjson", ".json", ".csv", ".gz", "SQLAlchemy URL", "--query"):
         assert supported in message
+    assert message.endswith("add --format jsonl|json|csv")
 
 
 def test_an_unknown_format_is_a_config_error(tmp_path: Path) -> None:

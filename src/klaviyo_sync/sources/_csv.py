@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Generator, Iterator
+from pathlib import Path
 
 from ..exceptions import ConfigError, InvalidRecordError
-from ._base import FileSource, Item
-from ._flat import customer_from_flat
+from ._base import FileSource, Item, Opener
+from ._flat import customer_from_flat, near_misses
 
 __all__ = ["CSVSource"]
+
+log = logging.getLogger("klaviyo_sync.sources")
 
 
 class CSVSource(FileSource):
@@ -20,7 +24,18 @@ class CSVSource(FileSource):
     with a different number of cells than the header, bad quoting, or bytes that are not UTF-8
     becomes an ``InvalidRecordError`` for the line it starts on, and reading goes on. A header
     without an ``Id`` column, or with a column named twice, raises ``ConfigError``.
+
+    A column that is not a known one but looks like one (``email`` for ``EmailAddress``) is
+    legal, and kept for formulas, but every customer then lacks that field without a word: the
+    first read of the header says so, once, in ``notes`` and as a warning on the
+    ``klaviyo_sync.sources`` logger (which a command line with no logging set up prints on
+    stderr).
     """
+
+    def __init__(self, path: str | Path, *, opener: Opener | None = None) -> None:
+        super().__init__(path, opener=opener)
+        self.notes: list[str] = []
+        self._noted = False
 
     def _read(self) -> Generator[Item, None, None]:
         # surrogateescape keeps a bad byte to the row it is in instead of breaking the file.
@@ -54,6 +69,15 @@ class CSVSource(FileSource):
             near = [c for c in columns if c.lower() == "id"]
             hint = f" (found {near[0]!r}: column names are case-sensitive)" if near else ""
             raise ConfigError(f"{self.name}: the header has no Id column{hint}")
+        if not self._noted:
+            self._noted = True
+            for column, meant in near_misses(columns):
+                note = (
+                    f"{self.name}: column {column!r} is not a known column, so it is only kept "
+                    f"for formulas; did you mean {meant!r}? Column names are case-sensitive"
+                )
+                self.notes.append(note)
+                log.warning("warning: %s", note)
         return columns
 
 

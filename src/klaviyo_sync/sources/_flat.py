@@ -22,18 +22,57 @@ An empty cell (``""``) or SQL ``NULL`` is a missing value (``None``), never an e
 
 from __future__ import annotations
 
+import difflib
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
 
 from ..customer import Customer, readable_id
 from ..exceptions import InvalidRecordError
 
-__all__ = ["customer_from_flat", "record_from_flat"]
+__all__ = ["KNOWN_COLUMNS", "customer_from_flat", "near_misses", "record_from_flat"]
 
 ADDRESS_PARTS = ("Address1", "Address2", "City", "Region", "PostalCode", "Country", "PhoneNumber")
 ADDRESS_KINDS = {"Billing": "IsPrimaryBilling", "Shipping": "IsPrimaryShipping"}
 CUSTOM_PREFIX = "CustomFields."
+KNOWN_COLUMNS: Final = (
+    "Id",
+    "EmailAddress",
+    "FirstName",
+    "LastName",
+    "Company",
+    "Phone",
+    *(kind + part for kind in ADDRESS_KINDS for part in ADDRESS_PARTS),
+    "CustomFields",
+    "Addresses",
+)
+# Other names people give the known columns, compared without case or separators.
+_ALIASES: Final = {
+    "email": "EmailAddress",
+    "mail": "EmailAddress",
+    "emailaddr": "EmailAddress",
+    "phonenumber": "Phone",
+    "mobile": "Phone",
+    "telephone": "Phone",
+    "tel": "Phone",
+    "firstname": "FirstName",
+    "givenname": "FirstName",
+    "surname": "LastName",
+    "familyname": "LastName",
+    "organization": "Company",
+    "organisation": "Company",
+    "customerid": "Id",
+}
+_PART_ALIASES: Final = {
+    "address": "Address1",
+    "street": "Address1",
+    "zip": "PostalCode",
+    "zipcode": "PostalCode",
+    "postcode": "PostalCode",
+    "state": "Region",
+    "province": "Region",
+    "phone": "PhoneNumber",
+}
 
 
 def customer_from_flat(row: Mapping[str, Any], *, where: str | None = None) -> Customer:
@@ -65,6 +104,55 @@ def record_from_flat(row: Mapping[str, Any], *, where: str | None = None) -> dic
             str(err), where=where, customer_id=readable_id(record.get("Id"))
         ) from None
     return record
+
+
+def near_misses(columns: Iterable[str]) -> list[tuple[str, str]]:
+    """``(column, known column)`` for each column that is not a known one but is most likely
+    meant to be: the same but for case or separators (``email_address``), a common other name
+    (``email``, ``zip`` → ``BillingPostalCode``), or a close spelling. Such a column is legal (it
+    is kept on the customer for formulas) but is not read as the field it looks like, so
+    ``email`` alone leaves every customer without an email address."""
+    candidates = {_plain(known): known for known in KNOWN_COLUMNS}
+    candidates.update((alias, known) for alias, known in _ALIASES.items())
+    for kind in ADDRESS_KINDS:
+        for alias, part in _PART_ALIASES.items():
+            candidates.setdefault(_plain(kind + alias), kind + part)
+    for alias, part in _PART_ALIASES.items():
+        candidates.setdefault(alias, "Billing" + part)
+    for part in ADDRESS_PARTS:
+        candidates.setdefault(_plain(part), "Billing" + part)
+    spelled = {_plain(known): known for known in KNOWN_COLUMNS}
+    spelled.update(_ALIASES)
+    found: list[tuple[str, str]] = []
+    for column in columns:
+        if column in KNOWN_COLUMNS or column.startswith(CUSTOM_PREFIX):
+            continue
+        if column.casefold().startswith(CUSTOM_PREFIX.casefold()):
+            found.append((column, CUSTOM_PREFIX + column[len(CUSTOM_PREFIX) :]))
+            continue
+        match = _near(_plain(column), candidates, spelled)
+        if match is not None:
+            found.append((column, match))
+    return found
+
+
+def _near(plain: str, candidates: Mapping[str, str], spelled: Mapping[str, str]) -> str | None:
+    """The known column ``plain`` stands for: by another name, by two letters swapped
+    (``emial``), or by a close spelling of a column or name (not of a composed one, such as
+    ``shippingzip``, which would take ``Shipping`` for ``ShippingPostalCode``)."""
+    if plain in candidates:
+        return candidates[plain]
+    if len(plain) < 4:
+        return None
+    for name, known in spelled.items():
+        if len(name) == len(plain) and sorted(name) == sorted(plain):
+            return known
+    close = difflib.get_close_matches(plain, list(spelled), n=1, cutoff=0.85)
+    return spelled[close[0]] if close else None
+
+
+def _plain(name: str) -> str:
+    return "".join(c for c in name.casefold() if c.isalnum())
 
 
 class _CellError(ValueError):

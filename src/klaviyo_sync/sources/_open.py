@@ -21,9 +21,9 @@ _FILE_FORMATS: dict[str, type[FileSource]] = {
     "csv": CSVSource,
 }
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
-_SUPPORTED = (
-    ".jsonl or .ndjson (JSON Lines), .json (a JSON array), .csv, each optionally .gz, "
-    "or a SQLAlchemy URL such as sqlite:///customers.db with a query"
+_KNOWN_SUFFIXES = (
+    ".jsonl and .ndjson (JSON Lines), .json (a JSON array) and .csv, each also gzipped (.gz), "
+    "and a database by its SQLAlchemy URL, such as sqlite:///customers.db, with --query"
 )
 
 
@@ -47,11 +47,27 @@ def open_source(spec: str | Path, *, query: str | None = None, format: str | Non
     source = _FILE_FORMATS.get(kind)
     if source is None:
         known = ", ".join([*_FILE_FORMATS, "sql"])
-        detail = f"format {format!r} is not one of {known}" if format else "unknown file type"
-        raise ConfigError(f"cannot read customers from {shown}: {detail}; supported: {_SUPPORTED}")
+        if format:
+            detail = f"format {format!r} is not one of {known}"
+            raise ConfigError(f"cannot read customers from {shown}: {detail}")
+        raise ConfigError(f"cannot read customers from {shown}: {_unknown_type(path)}")
     if not path.is_file():
         raise ConfigError(f"customer file {shown} does not exist or is not a file")
     return source(path)
+
+
+def _unknown_type(path: Path) -> str:
+    """Why the file's name says nothing readable, what names work, and how to say the format."""
+    if not path.suffixes:
+        what = "its name has no suffix to tell the file type by"
+    elif path.suffix.lower() == ".gz" and len(path.suffixes) == 1:
+        what = "'.gz' says it is compressed, but not what is inside"
+    else:
+        what = f"{path.suffix!r} is not a file type klaviyo-sync reads"
+    return (
+        f"{what}. It reads {_KNOWN_SUFFIXES}. If the file is one of those under another name, "
+        "add --format jsonl|json|csv"
+    )
 
 
 def _suffix(path: Path) -> str:
