@@ -1,10 +1,12 @@
 """``check``: everything wrong or surprising about a configuration, before any customer is sent.
 
 Errors stop a run (a formula that does not compile, a list that does not exist, nothing to
-identify a profile by). Warnings are legal but probably not what was meant (no SubscribeProfile
-row unsubscribes everyone; a clear row wipes Klaviyo data when the source is empty; a row that
-overrides Klaviyo's consent re-subscribes people who unsubscribed there). Info says what will
-happen (these destinations become custom properties; this row is sent on creates only).
+identify a profile by, a helper named but not called). Warnings are legal but probably not what
+was meant (no SubscribeProfile row unsubscribes everyone; a clear row wipes Klaviyo data when
+the source is empty; a row that overrides Klaviyo's consent re-subscribes people who
+unsubscribed there; a formula or field row reads a name that is no known customer field, which
+is empty unless the records carry that key). Info says what will happen (these destinations
+become custom properties; this row is sent on creates only).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ..draft import (
     parse_destination,
 )
 from ._compile import compile_rows, consent_override_problem, region_problem
+from ._formula import CUSTOMER_FIELDS, name_findings, unknown_field
 from ._model import Collection, Collections, PhoneSettings
 
 __all__ = ["CheckMessage", "check_collections"]
@@ -77,6 +80,7 @@ def check_collections(
     for collection in collections:
         found = [
             *_compile_errors(collection),
+            *_names(collection),
             *_identifier(collection),
             *_lists(collection, lists),
             *_subscribe(collection, account_opt_in),
@@ -93,7 +97,22 @@ def check_collections(
 def _compile_errors(collection: Collection) -> Iterator[CheckMessage]:
     _, errors = compile_rows(collection)
     for error in errors:
-        yield CheckMessage("error", collection.name, error.row, str(error))
+        # The message names collection and row itself: say them once.
+        yield CheckMessage("error", collection.name, error.row, error.reason)
+
+
+def _names(collection: Collection) -> Iterator[CheckMessage]:
+    """Names formulas and field rows read that no customer may have (see ``name_findings``)."""
+    compiled, _ = compile_rows(collection)
+    for row in (c.row for c in compiled):
+        if row.kind == "formula":
+            for severity, message in name_findings(row.source):
+                yield CheckMessage(severity, collection.name, row.destination, message)
+        elif row.kind == "field" and isinstance(row.source, str):
+            head = row.source.split(".")[0].strip()
+            if head not in CUSTOMER_FIELDS:
+                message = unknown_field(head)
+                yield CheckMessage("warning", collection.name, row.destination, message)
 
 
 def _identifier(collection: Collection) -> Iterator[CheckMessage]:
@@ -200,12 +219,13 @@ def _properties(collection: Collection) -> Iterator[CheckMessage]:
         else:
             properties.append(row.destination)
     if properties:
+        what = (
+            "not a Klaviyo profile field, written to the profile's custom properties: "
+            if len(properties) == 1
+            else "not Klaviyo profile fields, written to the profile's custom properties: "
+        )
         yield CheckMessage(
-            "info",
-            collection.name,
-            None,
-            "not Klaviyo profile fields, written to the profile's custom properties: "
-            + ", ".join(repr(p) for p in properties),
+            "info", collection.name, None, what + ", ".join(repr(p) for p in properties)
         )
 
 

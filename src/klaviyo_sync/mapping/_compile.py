@@ -32,9 +32,11 @@ from ._values import Unusable, lookup_path, parse_path, to_bool, to_json, to_tex
 __all__ = [
     "CREATE_ONLY_ON_UPDATE",
     "CompiledCollection",
+    "RowError",
     "compile_collection",
     "compile_rows",
     "consent_override_problem",
+    "formula_problem",
     "region_problem",
 ]
 
@@ -263,10 +265,10 @@ def region_problem(phone: PhoneSettings) -> str | None:
 
 def compile_rows(
     collection: Collection, *, clock: Clock = time.monotonic
-) -> tuple[tuple[_CompiledRow, ...], list[MappingError]]:
+) -> tuple[tuple[_CompiledRow, ...], list[RowError]]:
     """Compile every row, collecting every problem instead of stopping at the first."""
     compiled: list[_CompiledRow] = []
-    errors: list[MappingError] = []
+    errors: list[RowError] = []
     seen: set[str] = set()
     for row in collection.rows:
         try:
@@ -279,8 +281,17 @@ def compile_rows(
                 )
             compiled.append(_compile_row(row, clock))
         except _RowProblem as problem:
-            errors.append(MappingError(str(problem), collection=collection.name, row=_name(row)))
+            errors.append(RowError(str(problem), collection=collection.name, row=_name(row)))
     return tuple(compiled), errors
+
+
+class RowError(MappingError):
+    """A row that does not compile; ``reason`` is the message without the collection and row,
+    for a caller that names them its own way (``check``)."""
+
+    def __init__(self, reason: str, *, collection: str, row: str) -> None:
+        super().__init__(reason, collection=collection, row=row)
+        self.reason = reason
 
 
 class _RowProblem(ValueError):
@@ -356,8 +367,18 @@ def _compile_formula(row: MappingRow, target: Destination, clock: Clock) -> _Com
     try:
         formula = compile_formula(row.source, clock=clock)
     except FormulaSyntaxError as err:
-        raise _RowProblem(f"{origin}: {err}") from None
+        raise _RowProblem(formula_problem(row.source, err)) from None
     return _CompiledRow(row, target, lambda _customer, scope: formula.evaluate(scope), origin)
+
+
+def formula_problem(source: Any, error: FormulaSyntaxError) -> str:
+    """``formula '(FirstName ~' is incomplete: ...``: the error, with the formula in it as the
+    run-time errors show it (``formula '...' failed: ...``)."""
+    text = str(error)
+    shown = f"formula {_shown(source)!r}"
+    if text.startswith("the formula "):
+        return f"{shown} {text.removeprefix('the formula ')}"
+    return f"{shown}: {text}"
 
 
 def _shown(source: Any) -> Any:

@@ -28,9 +28,12 @@ past one is a compile error ``check`` reports instead of a failure of every cust
 
 from __future__ import annotations
 
+import ast
+import difflib
+import re
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, Final, TypeGuard
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final, Literal, TypeGuard
 
 from jinja2 import (
     ChainableUndefined,
@@ -43,6 +46,7 @@ from jinja2.compiler import has_safe_repr
 from jinja2.environment import Environment, TemplateExpression
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.filters import do_join, do_sum
+from jinja2.lexer import Token, TokenStream
 from jinja2.nodes import EvalContext
 from jinja2.parser import Parser
 from jinja2.runtime import Context, Undefined
@@ -69,15 +73,41 @@ from ._model import PhoneSettings
 from ._values import is_empty, to_text
 
 __all__ = [
+    "ADDRESS_FIELDS",
+    "CUSTOMER_FIELDS",
     "HELPERS",
     "Formula",
     "FormulaScope",
     "FormulaSyntaxError",
     "compile_formula",
     "helper",
+    "name_findings",
+    "unknown_field",
 ]
 
 HELPERS: Final = ("customer", "billing", "shipping", "custom", "link", "e164", "coalesce")
+CUSTOMER_FIELDS: Final = (
+    "Id",
+    "EmailAddress",
+    "FirstName",
+    "LastName",
+    "Company",
+    "Phone",
+    "Addresses",
+    "CustomFields",
+)
+"""The customer's known top-level fields (README "Customers and sources")."""
+ADDRESS_FIELDS: Final = (
+    "Address1",
+    "Address2",
+    "City",
+    "Region",
+    "PostalCode",
+    "Country",
+    "PhoneNumber",
+    "IsPrimaryBilling",
+    "IsPrimaryShipping",
+)
 # Jinja's default globals and the names its templates treat specially: none of them is data.
 _FORBIDDEN_NAMES: Final = frozenset(
     {"range", "lipsum", "cycler", "joiner", "namespace", "dict", "self", "config", "loop"}
@@ -303,30 +333,228 @@ def _compile(text: str, clock: Clock) -> tuple[TemplateExpression, _FastReader |
 
 
 def _parse(text: str) -> nodes.Expr:
+    tokens = _Tokens(text)
+    stream: TokenStream | None = None
     try:
         # Brackets first, by the lexer, which does not recurse: the parser does, about a dozen
         # frames a bracket, so deep brackets would fail by whatever stack is left.
         if _bracket_depth(text) > MAX_DEPTH:
             raise FormulaSyntaxError(nesting_message())
         parser = Parser(_ENV, text, state="variable")
+        # The same tokens, each known by where it starts, to say where an error is.
+        parser.stream = stream = tokens.stream()
         expression = parser.parse_expression()
-        if not parser.stream.eos:
-            raise TemplateSyntaxError("unexpected text after the expression", 1)
+        if not stream.eos:
+            raise TemplateSyntaxError(_TRAILING, 1)
     except TemplateSyntaxError as err:
-        raise FormulaSyntaxError(f"syntax error: {err.message}") from None
+        current = stream.current if stream is not None else None
+        raise FormulaSyntaxError(_syntax_problem(tokens, err.message or "", current)) from None
     return expression
 
 
+# -- syntax errors in plain words ---------------------------------------------------------------
+#
+# Jinja's parser says "unexpected 'end of template'" or "expected token 'name', got 'integer'":
+# words about templates and tokens. The common ones are said again here as what is wrong with
+# the formula, and where (a position counts characters from 1).
+
+_TRAILING: Final = "unexpected text after the expression"
+_CLOSES: Final = {")": "(", "]": "[", "}": "{"}
+_NEEDS_MORE: Final = {
+    "|": "a filter name after it, such as lower or trim",
+    ".": "a field name after it, such as billing.City",
+    "is": "a test name after it, such as defined or none",
+}
+_UNUSED_CHARS: Final = {
+    "&": "write and (both true) or ~ (join text)",
+    "!": "write not (or != for 'not equal')",
+    "=": "write == to compare",
+    "$": "names are written bare, as in FirstName",
+}
+
+
+class _Tokens:
+    """The formula's tokens as the parser reads them, each with where it starts in the text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.read: list[tuple[Token, int, str]] = []
+        self.end = 0
+        """how far the lexer got: where a token it refuses (a stray bracket) starts"""
+
+    def stream(self) -> TokenStream:
+        return TokenStream(self._located(), None, None)
+
+    def _located(self) -> Iterator[Token]:
+        starts: list[tuple[int, str]] = []
+
+        def raw() -> Iterator[tuple[int, str, str]]:
+            for lineno, kind, value in _ENV.lexer.tokeniter(self.text, None, state="variable"):
+                starts.append((self.end, value))
+                self.end += len(value)
+                yield lineno, kind, value
+
+        # wrap() turns each raw token it keeps into a Token as soon as it has read it.
+        for token in _ENV.lexer.wrap(raw()):
+            self.read.append((token, *starts[-1]))
+            yield token
+
+    def find(self, token: Token | None) -> tuple[int, str] | None:
+        """Where ``token`` starts (0-based) and its text; the end of the formula for its end."""
+        if token is not None and token.type == "eof":
+            return len(self.text), ""
+        return next(((at, raw) for t, at, raw in self.read if t is token), None)
+
+    def before(self, token: Token | None) -> tuple[int, str] | None:
+        """The token read just before ``token`` (the last one when it is the end)."""
+        found = [i for i, (t, _, _) in enumerate(self.read) if t is token]
+        index = found[0] if found else len(self.read)
+        return self.read[index - 1][1:] if index > 0 else None
+
+
+def _syntax_problem(tokens: _Tokens, message: str, current: Token | None) -> str:
+    """Jinja's ``message`` about ``tokens.text`` as a sentence that begins "the formula"."""
+    text = tokens.text
+    if text.lstrip().startswith(("{{", "{%")):
+        return (
+            "the formula is written as a template: a formula is the expression alone, without "
+            "{{ and }} (or {% %}) around it"
+        )
+    unexpected_char = re.fullmatch(r"unexpected char (.+) at (\d+)", message)
+    if unexpected_char:
+        return _unexpected_char(ast.literal_eval(unexpected_char[1]), int(unexpected_char[2]))
+    found = tokens.find(current)
+    at = f" at position {found[0] + 1}" if found else ""
+    shown = repr(found[1]) if found and found[1] else "it"
+    if message.startswith(("unexpected 'end of template'", "unexpected end of template")):
+        return _incomplete(tokens, current)
+    if message == _TRAILING:
+        return (
+            f"the formula goes on after a complete expression: {shown}{at}{_trailing_hint(found)}"
+        )
+    closing = re.fullmatch(r"unexpected '([)\]}])'(, expected '.')?", message)
+    if closing:  # the lexer's: it stops before the bracket it refuses
+        return _stray_close(text, closing[1], tokens.end)
+    if message.startswith("unexpected "):
+        return f"the formula has {shown}{at} where a value was expected"
+    expected = re.fullmatch(r"expected token '(.+)', got '(.+)'", message)
+    previous = tokens.before(current)
+    if expected and expected[1] == "name" and previous and previous[1] == "|":
+        if found and found[1] == "|":
+            return f"the formula has '||'{_at(previous[0])}: write or (either one true)"
+        return f"the formula has '|'{_at(previous[0])} followed by {shown}: {_needs('|')}"
+    if expected:
+        return f"the formula has {shown}{at} where {_token_name(expected[1])} was expected"
+    if message == "expected name or number" and previous:
+        if found and found[1]:
+            return (
+                f"the formula has {previous[1]!r}{_at(previous[0])} followed by {shown}: "
+                f"{_needs(previous[1])}"
+            )
+        return f"the formula ends with {previous[1]!r}{_at(previous[0])}: {_needs(previous[1])}"
+    return f"the formula is not a valid expression: {message}{at}"
+
+
+def _at(position: int) -> str:
+    return f" at position {position + 1}"
+
+
+def _needs(operator: str) -> str:
+    return f"it needs {_NEEDS_MORE.get(operator, 'a value after it')}"
+
+
+def _token_name(kind: str) -> str:
+    names = {"name": "a name", "integer": "a number", "float": "a number", "string": "text"}
+    return names.get(kind, repr(kind))
+
+
+def _unexpected_char(char: str, position: int) -> str:
+    if char in "'\"":
+        return (
+            f"the formula has quoted text that is never closed: the {char}{_at(position)} "
+            f"needs a matching {char} after the text"
+        )
+    hint = _UNUSED_CHARS.get(char)
+    return f"the formula has {char!r}{_at(position)}, which formulas do not use" + (
+        f": {hint}" if hint else " outside quoted text"
+    )
+
+
+def _incomplete(tokens: _Tokens, current: Token | None) -> str:
+    parts: list[str] = []
+    last = tokens.before(current)
+    if last is not None and not _is_value(last[1]) and last[1] not in (*_CLOSES, "(", "[", "{"):
+        wanted = _NEEDS_MORE.get(last[1], "a value after it")
+        parts.append(f"{last[1]!r}{_at(last[0])} needs {wanted}")
+    parts.extend(f"the {char!r}{_at(at)} is never closed" for char, at in _open_brackets(tokens))
+    if not parts:
+        parts.append("an unclosed bracket, or an operator with nothing after it")
+    return f"the formula is incomplete: it ends where more was expected: {' and '.join(parts)}"
+
+
+_KEYWORDS: Final = frozenset({"and", "or", "not", "in", "is", "if", "else"})
+
+
+def _is_value(raw: str) -> bool:
+    """A token that can end an expression: a number, quoted text, a name that is no keyword."""
+    if raw[:1] in "'\"" or raw[:1].isdigit():
+        return True
+    return raw.isidentifier() and raw not in _KEYWORDS
+
+
+def _open_brackets(tokens: _Tokens) -> list[tuple[str, int]]:
+    """The brackets opened and never closed, outermost first, with where each is."""
+    stack: list[tuple[str, int]] = []
+    for _, at, raw in tokens.read:
+        if raw in ("(", "[", "{"):
+            stack.append((raw, at))
+        elif raw in _CLOSES and stack and stack[-1][0] == _CLOSES[raw]:
+            stack.pop()
+    return stack
+
+
+def _stray_close(text: str, char: str, position: int | None) -> str:
+    """A closing bracket the parser did not expect: one too many, or the wrong kind."""
+    stack: list[tuple[str, int]] = []
+    for index, c in enumerate(text[: position if position is not None else len(text)]):
+        if c in "([{":
+            stack.append((c, index))
+        elif c in _CLOSES and stack:
+            stack.pop()
+    where = _at(position) if position is not None else ""
+    if stack:
+        opened, at = stack[-1]
+        wanted = {v: k for k, v in _CLOSES.items()}[opened]
+        return (
+            f"the formula has {char!r}{where} where the {opened!r}{_at(at)} should be closed "
+            f"first, with {wanted!r}"
+        )
+    return f"the formula has {char!r}{where}, which closes no bracket"
+
+
+def _trailing_hint(found: tuple[int, str] | None) -> str:
+    raw = found[1] if found else ""
+    if raw == ",":
+        return " (a formula is one value: coalesce(a, b) gives the first that is not empty)"
+    if raw == "=":
+        return " (to compare, write ==)"
+    return " (to join text, put ~ between the parts, as in FirstName ~ ' ' ~ LastName)"
+
+
 def _bracket_depth(text: str) -> int:
-    """How deeply ``text`` nests brackets, counted up to one past MAX_DEPTH."""
+    """How deeply ``text`` nests brackets, counted up to one past MAX_DEPTH (up to where the
+    lexer stops, when it does: the parser meets that again and says where)."""
     depth = 0
-    for _, kind, _ in _ENV.lexer.tokeniter(text, None, state="variable"):
-        if kind in ("lparen", "lbracket", "lbrace"):
-            depth += 1
-            if depth > MAX_DEPTH:
-                break
-        elif kind in ("rparen", "rbracket", "rbrace"):
-            depth -= 1
+    try:
+        for _, kind, _ in _ENV.lexer.tokeniter(text, None, state="variable"):
+            if kind in ("lparen", "lbracket", "lbrace"):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    break
+            elif kind in ("rparen", "rbracket", "rbrace"):
+                depth -= 1
+    except TemplateSyntaxError:
+        pass
     return depth
 
 
@@ -549,13 +777,25 @@ def _problem(node: nodes.Node) -> str | None:
     elif isinstance(node, nodes.Getitem) and _private_const(node.arg):
         return f"names starting with '_' are not available in formulas: {node.arg.as_const()!r}"
     elif isinstance(node, nodes.Call):
-        if not (isinstance(node.node, nodes.Name) and node.node.name in _CALLABLE):
+        if isinstance(node.node, nodes.Name) and node.node.name not in _CALLABLE:
+            near = _near(node.node.name, _CALLABLE)
+            return (
+                f"{node.node.name}(...) calls something that is not a helper"
+                + (f": did you mean {near}(...)?" if near else "")
+                + f" Formulas can call {', '.join(sorted(_CALLABLE))} only; use filters such as "
+                "|lower or |trim for the rest"
+            )
+        if not isinstance(node.node, nodes.Name):
             return (
                 "only the helpers can be called in a formula "
                 f"({', '.join(sorted(_CALLABLE))}); use filters such as |lower or |trim"
             )
     elif isinstance(node, nodes.Filter) and node.name not in _ENV.filters:
-        return f"the filter {node.name!r} is not available in formulas"
+        if node.name in _CALLABLE:
+            return f"{node.name} is a helper, not a filter: write {node.name}(value)"
+        near = _near(node.name, frozenset(name for name in _ENV.filters if name[0] != "_"))
+        hint = f"; did you mean {near!r}?" if near else ""
+        return f"the filter {node.name!r} is not available in formulas{hint}"
     elif isinstance(node, nodes.Test) and node.name not in _ENV.tests:
         return f"the test {node.name!r} does not exist"
     elif isinstance(node, nodes.Pow):
@@ -577,6 +817,117 @@ def _private_const(arg: nodes.Expr) -> bool:
         return False
     value = arg.as_const()
     return isinstance(value, str) and value.startswith("_")
+
+
+# -- names a formula reads ----------------------------------------------------------------------
+
+Finding = tuple[Literal["error", "warning"], str]
+
+
+def name_findings(text: str) -> list[Finding]:
+    """What ``check`` says about the names a formula that compiles reads.
+
+    A formula sees the helpers, ``customer``, ``billing``, ``shipping`` and every top-level key
+    of the record by name. A name that is none of those is not an error: a record may carry
+    any key (an unknown CSV column, an extra JSON field), and the formula reads it. But a
+    misspelt field (``Emial``) is empty for every customer without a word, so each such name is
+    a *warning* naming what it is likely meant to be. Likewise a field of ``customer``,
+    ``billing`` or ``shipping`` that is not a known one. An *error* is what can never work: a
+    helper named without calling it (``link`` instead of ``link()``: the value would be the
+    function itself, refused for every customer). Calling what is not a helper (``e146(Phone)``)
+    is already an error of the compiler.
+    """
+    try:
+        expression = Parser(_ENV, text, state="variable").parse_expression()
+    except (TemplateSyntaxError, RecursionError, MemoryError):
+        return []  # the compiler says what is wrong with it
+    called = {id(node.node) for node in _walk(expression) if isinstance(node, nodes.Call)}
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    for node in _walk(expression):
+        if isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in seen:
+            seen.add(node.name)
+            finding = _name_finding(node.name, called=id(node) in called)
+        elif isinstance(node, nodes.Getattr | nodes.Getitem):
+            finding = _field_finding(node, seen)
+        else:
+            finding = None
+        if finding is not None:
+            findings.append(finding)
+    return findings
+
+
+def _name_finding(name: str, *, called: bool) -> Finding | None:
+    if name in _CALLABLE and not called:
+        return ("error", f"{name} is a helper and must be called: write {name}(...)")
+    if name in HELPERS or name in CUSTOMER_FIELDS or name in _CALLABLE:
+        return None
+    return ("warning", _unknown_field(name, "customer field", (*CUSTOMER_FIELDS, *HELPERS)))
+
+
+def unknown_field(name: str) -> str:
+    """The warning for a top-level field ``name`` that is not a known customer field."""
+    return _unknown_field(name, "customer field", CUSTOMER_FIELDS)
+
+
+def _field_finding(node: nodes.Getattr | nodes.Getitem, seen: set[str]) -> Finding | None:
+    """``customer.X``, ``billing.X``, ``shipping.X`` with an X that is not a known field."""
+    if isinstance(node, nodes.Getattr):
+        key: Any = node.attr
+    elif isinstance(node.arg, nodes.Const):
+        key = node.arg.value
+    else:
+        return None
+    if not isinstance(node.node, nodes.Name) or not isinstance(key, str):
+        return None
+    owner = node.node.name
+    known = {"customer": CUSTOMER_FIELDS, "billing": ADDRESS_FIELDS, "shipping": ADDRESS_FIELDS}
+    if owner not in known or key in known[owner] or f"{owner}.{key}" in seen:
+        return None
+    seen.add(f"{owner}.{key}")
+    what = "customer field" if owner == "customer" else "address field"
+    return ("warning", _unknown_field(f"{owner}.{key}", what, known[owner], key=key))
+
+
+def _unknown_field(shown: str, what: str, known: tuple[str, ...], *, key: str | None = None) -> str:
+    name = key or shown
+    near = _near(name, known)
+    hint = f"; did you mean {near!r}? (names are case-sensitive)" if near else ""
+    return (
+        f"{shown!r} is not a known {what}: it is empty unless your records carry a key named "
+        f"{name!r}{hint}"
+    )
+
+
+def _near(name: str, known: tuple[str, ...] | frozenset[str]) -> str | None:
+    """The known name ``name`` most likely misspells: the same but for case and separators
+    (``first_name``), a common other name (``email``), else the closest."""
+    folded = {_plain(k): k for k in known}
+    folded.update((alias, k) for alias, k in _ALIASES.items() if k in known and alias not in folded)
+    if _plain(name) in folded:
+        return folded[_plain(name)]
+    close = difflib.get_close_matches(_plain(name), list(folded), n=1, cutoff=0.75)
+    return folded[close[0]] if close else None
+
+
+def _plain(name: str) -> str:
+    return "".join(c for c in name.casefold() if c.isalnum())
+
+
+_ALIASES: Final = {
+    "email": "EmailAddress",
+    "mail": "EmailAddress",
+    "phonenumber": "Phone",
+    "mobile": "Phone",
+    "telephone": "Phone",
+    "surname": "LastName",
+    "givenname": "FirstName",
+    "organization": "Company",
+    "organisation": "Company",
+    "zip": "PostalCode",
+    "postcode": "PostalCode",
+    "state": "Region",
+}
 
 
 @helper
