@@ -2,7 +2,8 @@
 
 A plan's summary is two tables (customers by route, customers and fields by kind of change)
 and what the guardrails would say; ``--show`` prints one customer's route, payload and
-field-by-field diff; ``--json`` gives one line per customer and a summary line.
+field-by-field diff; ``--json`` gives one line per customer and a summary line. Tables are laid
+out for the console's width by ``report.print_table``.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from .engine import CHANGES, ROUTES, ConsentChange, Diff, ListChange, PlanEntry, PlanReport
+from .report import Column, plural, print_fields, print_json, print_table
 from .store import AuditRecord
 
 __all__ = [
@@ -55,25 +56,36 @@ _KIND_STYLE = {"set": "green", "change": "cyan", "clear": "red", "kept": "yellow
 def print_plan(console: Console, report: PlanReport, *, source: str, live: bool) -> None:
     """The summary: customers by route, by kind of change, and the guardrails' verdict."""
     against = "Klaviyo's profiles now" if live else "what was last applied (the store)"
-    console.print(f"Plan for {escape(source)}: {report.customers} customers, nothing written")
-    routes = Table(title="Customers by route")
-    routes.add_column("route")
-    routes.add_column("customers", justify="right")
-    for route in ROUTES:
-        if report.routes[route]:
-            routes.add_row(_ROUTES[route], str(report.routes[route]))
-    console.print(routes)
-    changes = Table(title=f"Changes, against {against}")
-    changes.add_column("change")
-    changes.add_column("customers", justify="right")
-    changes.add_column("fields", justify="right")
+    console.print(
+        f"Plan for {escape(source)}: {plural(report.customers, 'customer')}, nothing written"
+    )
+    print_table(
+        console,
+        [Column("route", wrap=True), Column("customers", justify="right")],
+        [(_ROUTES[route], str(report.routes[route])) for route in ROUTES if report.routes[route]],
+        title="Customers by route",
+    )
     by_name = {name: kind for kind, name in _FIELD_KIND.items()}
-    for name in CHANGES:
-        if report.changes[name]:
-            fields = report.fields[by_name[name]] if name in by_name else None
-            changes.add_row(_CHANGES[name], str(report.changes[name]), _count(fields))
-    if changes.row_count:
-        console.print(changes)
+    changes = [
+        (
+            _CHANGES[name],
+            str(report.changes[name]),
+            _count(report.fields[by_name[name]] if name in by_name else None),
+        )
+        for name in CHANGES
+        if report.changes[name]
+    ]
+    if changes:
+        print_table(
+            console,
+            [
+                Column("change", wrap=True),
+                Column("customers", justify="right"),
+                Column("fields", justify="right"),
+            ],
+            changes,
+            title=f"Changes, against {against}",
+        )
     else:
         console.print("No customer would change.")
     _print_pending(console, report)
@@ -98,13 +110,9 @@ def _print_pending(console: Console, report: PlanReport) -> None:
             what = f"LIST_{escape(name)}: the list is double opt-in"
             then = "on the list"
         console.print(
-            f"[yellow]{what}[/]: {count} {_customers(count)} will get a consent email and be "
+            f"[yellow]{what}[/]: {plural(count, 'customer')} will get a consent email and be "
             f"{then} only once they confirm."
         )
-
-
-def _customers(count: int) -> str:
-    return "customer" if count == 1 else "customers"
 
 
 def _print_verdict(console: Console, report: PlanReport) -> None:
@@ -124,42 +132,52 @@ def _count(value: int | None) -> str:
 
 def print_plan_entry(console: Console, entry: PlanEntry) -> None:
     """One customer's plan in full: route, profile, payload, and the diff field by field."""
-    console.print(f"customer   {escape(entry.customer_id)}")
-    console.print(f"route      {entry.route}: {_ROUTES[entry.route]}")
-    console.print(f"profile    {entry.profile_id or '-'}")
+    fields = [
+        ("customer", escape(entry.customer_id)),
+        ("route", f"{entry.route}: {_ROUTES[entry.route]}"),
+        ("profile", entry.profile_id or "-"),
+    ]
     if entry.failure is not None:
-        console.print(f"failure    [red]{entry.failure.kind}[/]: {escape(entry.failure.message)}")
-    for note in entry.notes:
-        console.print(f"note       {escape(note)}")
+        fields.append(("failure", f"[red]{entry.failure.kind}[/]: {escape(entry.failure.message)}"))
+    fields.extend(("note", escape(note)) for note in entry.notes)
     if entry.diff is not None:
         source = {"new": "a new profile", "store": "the store", "klaviyo": "Klaviyo"}
-        console.print(f"before     from {source[entry.diff.before.source]}")
-        console.print(_diff_table(entry.diff))
+        fields.append(("before", f"from {source[entry.diff.before.source]}"))
+    print_fields(console, fields)
+    if entry.diff is not None:
+        _print_diff(console, entry.diff)
     if entry.payload is not None:
         console.print("payload:")
-        console.print_json(json.dumps(entry.payload, ensure_ascii=False))
+        print_json(console, entry.payload)
 
 
-def _diff_table(diff: Diff) -> Table:
-    table = Table(show_edge=False)
-    for name in ("field", "before", "after", "what"):
-        table.add_column(name)
+def _print_diff(console: Console, diff: Diff) -> None:
+    rows: list[tuple[str, str, str, str]] = []
     for change in diff.fields:
         style = _KIND_STYLE[change.kind]
         after = "(left as it is)" if change.kind == "kept" else _shown(change.after)
-        table.add_row(
-            escape(change.field),
-            escape(_shown(change.before)),
-            escape(after),
-            f"[{style}]{change.kind}[/]",
+        rows.append(
+            (
+                escape(change.field),
+                escape(_shown(change.before)),
+                escape(after),
+                f"[{style}]{change.kind}[/]",
+            )
         )
     if diff.consent is not None:
-        table.add_row("email consent", *_consent_row(diff.consent))
+        rows.append(("email consent", *_consent_row(diff.consent)))
     for item in diff.lists:
-        table.add_row(escape(item.row), *_list_row(item))
-    if not table.row_count:
-        table.add_row("-", "", "", "no change")
-    return table
+        rows.append((escape(item.row), *_list_row(item)))
+    if not rows:
+        rows.append(("-", "", "", "no change"))
+    # "what" is a word (change, kept) but for a consent change Klaviyo keeps: then its reason.
+    columns = [
+        Column("field", wrap=True),
+        Column("before", wrap=True),
+        Column("after", wrap=True),
+        Column("what", wrap=True, below=True, room=12),
+    ]
+    print_table(console, columns, rows, show_edge=False)
 
 
 def _consent_row(change: ConsentChange) -> tuple[str, str, str]:
@@ -230,22 +248,27 @@ def audit_json(record: AuditRecord) -> str:
 
 def print_audit(console: Console, records: list[AuditRecord], *, total: int) -> None:
     """Consent and list changes, newest first."""
-    table = Table(title=f"Consent and list changes: {len(records)} of {total}")
-    for name in ("when (UTC)", "run", "customer"):
-        table.add_column(name, no_wrap=True)
-    table.add_column("profile", overflow="fold")
-    table.add_column("change")
-    table.add_column("before → after")
-    table.add_column("mapping row", no_wrap=True)
-    for r in records:
-        change = r.action if r.list_name is None else f"{r.action}: {r.list_name}"
-        table.add_row(
+    columns = [
+        Column("when (UTC)", wrap=True),
+        Column("run", justify="right"),
+        Column("customer", fold_over=26),
+        Column("profile"),
+        Column("change", wrap=True, below=True, room=12),
+        Column("before → after", wrap=True, below=True, room=16),
+        Column("mapping row", wrap=True, below=True, room=12),
+    ]
+    rows = [
+        (
             r.recorded_at.strftime("%m-%d %H:%M:%S"),
             str(r.run_id or "-"),
             escape(r.customer_id),
             r.profile_id,
-            escape(change),
+            escape(r.action if r.list_name is None else f"{r.action}: {r.list_name}"),
             escape(f"{r.before} → {r.after}"),
             escape(r.row),
         )
-    console.print(table)
+        for r in records
+    ]
+    print_table(
+        console, columns, rows, title=f"Consent and list changes: {len(records)} of {total}"
+    )
