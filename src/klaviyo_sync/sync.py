@@ -134,9 +134,12 @@ async def plan_source(
 ) -> PlanReport:
     """What syncing ``source`` would do, customer by customer; nothing is written.
 
-    ``only`` plans that one customer (fetched by id); ``live`` diffs linked customers against
-    their profiles as Klaviyo holds them now rather than against what the store says was last
-    applied. The lookups a sync makes are made (they are reads)."""
+    ``only`` plans that one customer (fetched by id); ``live`` diffs every linked customer
+    against its profile as Klaviyo holds it now rather than against what the store says was
+    last applied. The lookups a sync makes are made (they are reads), and Klaviyo's lists are
+    read when a customer's lists change: the plan says what each consent and list change comes
+    to (a list Klaviyo does not have, a consent email on a double opt-in list) as the sync
+    decides it."""
     items: Source | list[Customer] = source
     if only is not None:
         customer = source.get(only)
@@ -146,13 +149,7 @@ async def plan_source(
     async with open_engine(
         settings, full=full, force=force, live=live, connections=connections
     ) as engine:
-        report = await engine.preview(items, on_entry=on_entry)
-    # Which subscriptions wait for a confirmed consent email: the lists say (one more read,
-    # only when a LIST_ row subscribes anyone); the account's process is configured.
-    report.account_opt_in = settings.account_opt_in
-    if report.consent_lists:
-        report.list_opt_in = await _list_opt_ins(settings, connections or Connections())
-    return report
+        return await engine.preview(items, on_entry=on_entry)
 
 
 async def sync_one(

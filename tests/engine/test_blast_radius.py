@@ -39,12 +39,20 @@ def _carried(text: str) -> set[str]:
 
 
 def _failed(outcomes: list[Outcome]) -> dict[str, Outcome]:
-    return {o.customer_id: o for o in outcomes if o.kind in ("failed", "conflict")}
+    """Customers that failed, or whose profile was written with a step after it failing."""
+    return {
+        o.customer_id: o
+        for o in outcomes
+        if o.kind in ("failed", "conflict") or o.failure is not None
+    }
 
 
 def _only_these_failed(outcomes: list[Outcome], carried: set[str], stage: str) -> None:
     failed = _failed(outcomes)
     assert set(failed) == carried
+    if stage in ("subscribe", "lists"):
+        # The profile was written before the step failed: the outcome says so.
+        assert {o.kind for o in failed.values()} == {"created"}
     assert {
         (o.failure.stage, o.failure.kind, o.failure.retryable)
         for o in failed.values()
@@ -203,6 +211,7 @@ async def test_a_subscription_job_failing_every_try_fails_only_its_customers(
     assert {(o.failure.stage, o.failure.retryable) for o in failed.values() if o.failure} == {
         ("subscribe", True)
     }
+    assert {o.kind for o in failed.values()} == {"created"}, "the profile was created"
     assert {o.kind for o in outcomes if o.customer_id not in carried} == {"created"}
     with world.store() as store:
         links = store.get_links(sorted(carried))
@@ -301,6 +310,7 @@ async def test_lists_that_cannot_be_read_fail_only_the_list_step(tmp_path: Path)
     assert {(o.failure.stage, o.failure.retryable) for o in failed.values() if o.failure} == {
         ("lists", True)
     }
+    assert {o.kind for o in failed.values()} == {"created"}
     assert all(p.email_marketing is not None for p in world.sandbox.profiles.values())
     again = await _rerun_leaves_nothing_failing(world, failing, records)
     assert {o.kind for o in again} == {"updated"}

@@ -197,3 +197,89 @@ def test_before_from_an_older_store_knows_nothing() -> None:
     before = Before.from_applied(None)
     assert (before.source, before.consent, dict(before.fields)) == ("store", "unknown", {})
     assert before.list_intent("A", consent=True) is None
+
+
+def test_a_pending_subscription_is_asked_already_and_shown_as_pending() -> None:
+    before = _applied(email="a@example.com", subscribe="pending", lists={"Weekly": "pending"})
+    assert before.consent == "pending"
+    assert before.list_intent("Weekly", consent=True) is True, "asked, so not asked again"
+    assert before.list_pending("Weekly")
+    draft = _draft(email="a@example.com", subscribe=True, lists={"Weekly": True})
+    assert _diff(draft, before).empty, "the same intent: nothing to send"
+
+    resent = compute_diff(
+        draft, before, MAPPED, subscribe_row=True, existing=True, resend=True, double=True
+    )
+    assert resent.consent is not None
+    assert (resent.consent.shown_before, resent.consent.state_after) == ("pending", "pending")
+    assert resent.consent.shown_after == "consent email sent (subscribed when confirmed)"
+    [weekly] = resent.lists
+    assert (weekly.before, weekly.pending, weekly.member) == (True, True, False)
+    assert weekly.shown_before == "pending"
+
+    unsubscribe = _diff(
+        _draft(email="a@example.com", subscribe=False, lists={"Weekly": False}), before
+    )
+    assert unsubscribe.consent is not None
+    assert unsubscribe.consent.before == "pending"
+    assert unsubscribe.unsubscribes, "a pending profile may still confirm: a real unsubscribe"
+    [removed] = unsubscribe.lists
+    assert (removed.shown_before, removed.shown_after[:7]) == ("pending", "removed")
+
+
+def test_klaviyo_never_subscribed_is_what_pending_looks_like() -> None:
+    before = _applied(subscribe="pending")
+    assert before.with_klaviyo_consent("never_subscribed").consent == "pending"
+    assert before.with_klaviyo_consent("subscribed").consent == "subscribed"
+    assert before.with_klaviyo_consent("unsubscribed").consent == "unsubscribed"
+    live = Before.from_profile(_profile("NEVER_SUBSCRIBED"), before)
+    assert (live.consent, live.klaviyo) == ("pending", "never_subscribed")
+
+
+def test_a_subscription_is_pending_only_where_a_consent_email_goes_out() -> None:
+    draft = _draft(email="a@example.com", subscribe=True)
+    new = compute_diff(draft, Before.new(), MAPPED, subscribe_row=True, existing=False, double=True)
+    assert new.consent is not None
+    assert new.consent.confirm
+    single = compute_diff(draft, Before.new(), MAPPED, subscribe_row=True, existing=False)
+    assert single.consent is not None
+    assert (single.consent.confirm, single.consent.shown_after) == (False, "subscribed")
+    subscribed = Before.from_profile(_profile("SUBSCRIBED"))
+    again = compute_diff(
+        draft, subscribed, MAPPED, subscribe_row=True, existing=True, resend=True, double=True
+    )
+    assert again.consent is not None
+    assert again.consent.state_after == "subscribed", "Klaviyo sends no email to a subscriber"
+
+
+def test_consent_nothing_can_be_asked_with_is_skipped_in_the_diff() -> None:
+    phone_only = _draft(phone_number="+14155552671", subscribe=True, lists={"Weekly": True})
+    diff = _diff(phone_only, Before.new(), existing=False)
+    assert diff.consent is not None
+    assert diff.consent.skipped == "consent not changed: no email address"
+    assert not diff.consent.kept_by_klaviyo
+    [weekly] = diff.lists
+    assert weekly.skipped == "not added: no email address to ask consent with"
+    assert diff.held_back == {"$subscribe", "$list:Weekly"}
+    sms = compute_diff(
+        phone_only, Before.new(), MAPPED, subscribe_row=True, existing=False, sms=True
+    )
+    assert sms.consent is not None
+    assert sms.consent.skipped is None, "with SMS consent on, the phone is a channel"
+
+
+def test_applied_state_keeps_pending_and_what_a_failed_step_had() -> None:
+    before = {"$subscribe": "pending", "$list:A": "pending", "$uclist:B": False}
+    draft = _draft(subscribe=True, lists={"A": True, "C": True}, uclists={"B": True})
+    state = applied_state(
+        before, draft, done={"$list:C": "pending"}, failed=frozenset({"$uclist:B"})
+    )
+    assert state == {
+        "$subscribe": "pending",
+        "$list:A": "pending",
+        "$list:C": "pending",
+        "$uclist:B": False,
+    }, "repeated intents stay pending; the failed one keeps what Klaviyo still has"
+    assert applied_state(before, draft, done={"$subscribe": True})["$subscribe"] is True
+    new = applied_state(None, draft, failed=frozenset({"$list:C"}))
+    assert "$list:C" not in new

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from klaviyo_sync.engine._consent import ConsentResult, _done
+from klaviyo_sync.engine._consent import ConsentResult, Step, _done
 from klaviyo_sync.klaviyo import SubscriptionTarget
 from klaviyo_sync.outcome import AuditEntry, Outcome
 from klaviyo_sync.store import FailureRecord
@@ -189,6 +189,10 @@ def _entry(action: str = "subscribe", list_name: str | None = None) -> AuditEntr
     return AuditEntry("7", "P7", action, "new", "subscribed", "SubscribeProfile", list_name)  # type: ignore[arg-type]
 
 
+def _step(entry: AuditEntry, key: str = "$subscribe") -> Step:
+    return Step(key, True, entry)
+
+
 @pytest.mark.parametrize(
     ("target", "audited", "key"),
     [
@@ -209,18 +213,21 @@ def test_consent_a_subscription_job_dropped_is_not_counted(
 ) -> None:
     # The job's header names no profile: every SMS consent it carried is not counted as given.
     result = ConsentResult()
-    _done(result, target, _entry(), ("phone_number",))
+    _done(result, target, _step(_entry(), key), ("phone_number",))
     assert [entry.after for entry in result.audit] == ([audited] if audited else [])
     assert result.unsettled == {key}
+    assert result.done == {}, "not applied"
     assert "Klaviyo left out phone_number" in result.notes[0]
 
 
 def test_a_list_subscription_job_that_dropped_the_phone_leaves_the_list_unsettled() -> None:
     result = ConsentResult()
     sms_only = SubscriptionTarget(phone_number=BAD, email_marketing=False, sms_marketing=True)
-    _done(result, sms_only, _entry("list_add", "Sms Subscribers"), ("phone_number",))
+    entry = _entry("list_add", "Sms Subscribers")
+    _done(result, sms_only, _step(entry, "$list:Sms Subscribers"), ("phone_number",))
     assert result.audit == []
     assert result.unsettled == {"$list:Sms Subscribers"}
     clean = ConsentResult()
-    _done(clean, SubscriptionTarget(email="a@x.com"), _entry(), ("phone_number",))
+    _done(clean, SubscriptionTarget(email="a@x.com"), _step(_entry()), ("phone_number",))
     assert [e.after for e in clean.audit] == ["subscribed"], "no SMS asked: nothing lost"
+    assert clean.done == {"$subscribe": True}

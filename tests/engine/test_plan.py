@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from klaviyo_sync.engine import PlanEntry
+from klaviyo_sync.sources import RecordsSource
+from klaviyo_sync.sync import plan_source
 from tests.acceptance.customers import ada
 from tests.world import World
 
@@ -145,3 +147,52 @@ async def test_a_plan_shows_what_would_fail(world: World) -> None:
     assert entry.failure is not None
     assert entry.failure.kind == "no_identifier"
     assert report.failures == {"no_identifier": 1}
+
+
+async def test_live_diffs_every_customer_against_klaviyo_unchanged_ones_too(
+    world: World,
+) -> None:
+    customers = [ada(), *({"Id": i, "EmailAddress": f"c{i}@example.com"} for i in range(1, 150))]
+    [created, *_] = await world.sync(*customers)
+    profile_id = created.profile_id or ""
+    world.sandbox.update_profile(profile_id, {"last_name": "Byron"})
+
+    offline, _ = await world.plan(*customers)
+    assert {e.route for e in offline} == {"unchanged"}
+    assert offline[0].diff is None, "against the store: nothing to compare"
+
+    reads = len(world.requests("GET", "/api/profiles"))
+    live, report = await world.plan(*customers, live=True)
+    id_reads = [
+        r
+        for r in world.requests("GET", "/api/profiles")[reads:]
+        if "any(id," in str(r.query.get("filter", ""))
+    ]
+    assert len(id_reads) == 2, "150 linked customers: one batched read per 100"
+    edited = live[0]
+    assert edited.route == "unchanged", "a sync sends nothing: the source is as last applied"
+    assert _fields(edited)["last_name"] == ("change", "Byron", "Lovelace")
+    assert edited.diff is not None
+    assert edited.diff.before.source == "klaviyo"
+    assert any("sync --full" in note for note in edited.notes)
+    assert [e.diff for e in live[1:]] == [None] * 149, "Klaviyo holds what was applied"
+    assert report.drifted == 1
+    assert report.routes == {"unchanged": 150}
+    assert not report.changes, "the summary counts what a sync would do"
+
+    # --full sends it, and the plan says so.
+    entries: list[PlanEntry] = []
+    await plan_source(
+        world.settings,
+        RecordsSource([ada()]),
+        live=True,
+        full=True,
+        on_entry=entries.append,
+        connections=world.connections,
+    )
+    [full] = entries
+    assert full.route == "update"
+    assert _fields(full)["last_name"] == ("change", "Byron", "Lovelace")
+    [outcome] = await world.sync(ada(), full=True)
+    assert world.profile(profile_id).last_name == "Lovelace"
+    assert outcome.kind == "updated"

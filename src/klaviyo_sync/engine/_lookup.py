@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import FatalError, KlaviyoSyncError
-from ..klaviyo import KlaviyoClient
+from ..klaviyo import MAX_PAGE_SIZE, KlaviyoClient, any_of
 
-__all__ = ["Looked", "look_up"]
+__all__ = ["Looked", "list_member_ids", "look_up"]
 
 log = logging.getLogger("klaviyo_sync.engine")
 
@@ -51,3 +51,25 @@ async def look_up(
             continue
         looked.profiles.extend(found)
     return looked
+
+
+async def list_member_ids(
+    client: KlaviyoClient, list_id: str, field: str, values: Sequence[str]
+) -> set[str]:
+    """The ids of the list's members whose ``field`` (``email`` or ``phone_number``) is any of
+    ``values``, one request per chunk of values (Klaviyo's "Get Profile IDs for List" with a
+    filter). Pending double opt-ins are not members. A failure is raised.
+
+    ``KlaviyoClient`` has no method for this filtered read yet, so its paging is used here,
+    as its own ``iter_list_profile_ids`` uses it."""
+    members: set[str] = set()
+    for chunk in client.lookup_chunks(field, values):
+        params: dict[str, str | int] = {
+            "page[size]": MAX_PAGE_SIZE,
+            "filter": any_of(field, chunk),
+        }
+        pages = client._pages(
+            "get_profile_ids_for_list", id=list_id, params=params, carrying=len(chunk)
+        )
+        members.update([str(item["id"]) async for item in pages])
+    return members

@@ -41,6 +41,12 @@ class Planned:
     value; see ``_partial``)"""
     kept: Failure | None = None
     """the open failure for the withheld values, carried into the outcome so it stays open"""
+    confirmed: list[str] = field(default_factory=list)
+    """applied-state keys of pending subscriptions Klaviyo has since as confirmed (the planner
+    found them when it read the profile's consent); ``applied`` already says so"""
+    settled: Outcome | None = None
+    """what a sync settles this customer as without writing it (its source is as last
+    applied); set only when a plan diffs it against Klaviyo anyway (``plan --live``)"""
 
     @property
     def existing(self) -> bool:
@@ -58,6 +64,11 @@ class BatchPlan:
     """for settled customers whose draft changed nothing: the fingerprint to remember"""
     applied: dict[str, dict[str, Any]] = field(default_factory=dict)
     """and the state to remember with it"""
+    audit: list[AuditEntry] = field(default_factory=list)
+    """confirmations of pending subscriptions found for settled customers, recorded with it"""
+    drift: dict[str, Diff] = field(default_factory=dict)
+    """``plan --live``: customers a sync leaves unchanged (their source is as last applied)
+    whose profile in Klaviyo differs, with the diff against it"""
 
 
 @dataclass(slots=True)

@@ -22,7 +22,15 @@ unchanged customer with such a failure is ``unchanged`` and not sent, its failur
 
 Consent: before a subscribe (or a ``LIST_`` consent request) reaches a profile that already
 exists, Klaviyo's own consent is read, in batches, so a profile unsubscribed in Klaviyo is not
-subscribed again unless the row says ``override_klaviyo_consent = true``.
+subscribed again unless the row says ``override_klaviyo_consent = true``. Where the applied
+state has a double opt-in subscription as pending and the read finds it given (the profile
+subscribed; for a ``LIST_`` list, a member, read from the list by email or phone, 100 a
+request), the confirmation is recorded once: the applied state says so from then on, and the
+audit has an entry "pending → subscribed (confirmed)" (or member).
+
+``live`` (``plan --live``) diffs every linked customer against its profile as Klaviyo holds it
+now, those whose source is as last applied too: a sync leaves them unchanged, and the plan says
+so, but a field edited in Klaviyo shows in their diff (``BatchPlan.drift``).
 
 A lookup that fails all its tries fails only the customers it carried (see ``_lookup``), and
 they fail retryable: one whose email or phone could not be looked up is not created (Klaviyo may
@@ -32,6 +40,7 @@ subscribed. The rest of the batch goes on.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
@@ -49,13 +58,25 @@ from ..klaviyo import KlaviyoClient
 from ..mapping import CompiledCollection
 from ..outcome import Failure, Link, Outcome
 from ..store import FailureRecord, Store
-from ._diff import Before, applied_state, compute_diff, interned, klaviyo_consent
+from ._consent import ListDirectory, confirmations
+from ._diff import (
+    PENDING,
+    SUBSCRIBE_KEY,
+    Before,
+    applied_state,
+    compute_diff,
+    interned,
+    klaviyo_consent,
+    list_key,
+)
 from ._failures import failed, failure_from_error
-from ._lookup import look_up
+from ._lookup import list_member_ids, look_up
 from ._partial import PARTIAL_KINDS, carried, is_partial, withhold
 from ._plan import BatchPlan, Planned
 
 __all__ = ["STUCK_KINDS", "Planner", "conflict_outcome", "duplicate_of", "unreadable"]
+
+log = logging.getLogger("klaviyo_sync.engine")
 
 Item = Customer | InvalidRecordError
 Profile = dict[str, Any]
@@ -97,8 +118,11 @@ class _Found:
 class Planner:
     """Builds a BatchPlan from customers, the store and Klaviyo's lookups.
 
-    ``live`` diffs linked customers against their profiles as Klaviyo holds them now (one
-    batched read per 100) instead of the state the store kept (``plan --live``).
+    ``live`` diffs every linked customer against its profile as Klaviyo holds it now (one
+    batched read per 100) instead of the state the store kept (``plan --live``). ``sms`` and
+    ``double`` say how consent is asked (``subscribe_sms``; ``account_opt_in`` is double opt-in);
+    ``lists`` is the run's directory of Klaviyo's lists, for reading whether pending
+    ``LIST_`` subscriptions were confirmed.
     """
 
     def __init__(
@@ -110,6 +134,9 @@ class Planner:
         *,
         full: bool = False,
         live: bool = False,
+        sms: bool = False,
+        double: bool = False,
+        lists: ListDirectory | None = None,
     ) -> None:
         self._client = client
         self._store = store
@@ -117,6 +144,9 @@ class Planner:
         self._update = update
         self._full = full
         self._live = live
+        self._sms = sms
+        self._double = double
+        self._lists = lists
 
     @property
     def full(self) -> bool:
@@ -155,7 +185,13 @@ class Planner:
                 plan.settled.append(failed(p.customer.id, failure, route=p.route))
             return plan
         for p in pending:
-            if not self._settle_unchanged(p, plan):
+            if p.settled is not None:
+                plan.settled.append(p.settled)
+                if p.diff is not None and p.before.source == "klaviyo" and not p.diff.empty:
+                    plan.drift[p.customer.id] = p.diff
+                if p.confirmed:
+                    _note(p.settled, _CONFIRMED_UNSENT)
+            elif not self._settle_unchanged(p, plan):
                 plan.planned.append(p)
         return plan
 
@@ -178,6 +214,8 @@ class Planner:
             subscribe_row=collection.has_subscribe_row,
             existing=planned.existing,
             resend=self._full,
+            sms=self._sms,
+            double=self._double,
         )
 
     async def match(self, unlinked: Sequence[Planned]) -> list[Outcome]:
@@ -215,15 +253,19 @@ class Planner:
             return _no_identifier(customer, draft)
         fingerprint = draft.fingerprint()
         failure = open_failures.get(customer.id)
+        # What a sync settles without writing; a live plan still diffs it against Klaviyo.
+        settled: Outcome | None = None
         if failure is not None and not self._full and _stuck(failure, fingerprint):
             if not is_partial(failure.detail):
                 return _still_failing(failure, link)
             if link is not None:
-                return _still_left_out(failure, link)
+                settled = _still_left_out(failure, link)
+        if link is not None and settled is None and fingerprints.get(customer.id) == fingerprint:
+            settled = _unchanged(customer.id, link.profile_id, draft)
+        if settled is not None and not self._live:
+            return settled
         if link is None:
             planned = Planned(customer, draft, "create", fingerprint=fingerprint)
-        elif fingerprints.get(customer.id) == fingerprint:
-            return _unchanged(customer.id, link.profile_id, draft)
         else:
             planned = Planned(
                 customer,
@@ -232,6 +274,7 @@ class Planner:
                 profile_id=link.profile_id,
                 link=link,
                 fingerprint=fingerprint,
+                settled=settled,
             )
         if failure is not None:
             withhold(planned, failure)
@@ -253,6 +296,7 @@ class Planner:
         # Withheld values are not applied: the fingerprint of the draft without them.
         plan.fingerprints[p.customer.id] = p.draft.fingerprint() if p.withheld else p.fingerprint
         plan.applied[p.customer.id] = applied_state(p.applied, p.draft, p.diff.held_back)
+        plan.audit.extend(confirmations(p))
         return True
 
     # -- what is known of each profile -------------------------------------------------------
@@ -271,12 +315,23 @@ class Planner:
         if not self._live:
             return
         profiles, failed_ids = await self._by_id([p.profile_id or "" for p in linked])
-        _drop(pending, settled, _read_failures(linked, failed_ids, "its profile"))
+        sending = [p for p in linked if p.settled is None]
+        _drop(pending, settled, _read_failures(sending, failed_ids, "its profile"))
+        read = []
         for p in linked:
             profile = profiles.get(p.profile_id or "")
             if p.profile_id in failed_ids:
+                if p.settled is not None:
+                    _note(p.settled, "its profile could not be read from Klaviyo to compare")
                 continue
-            if profile is None:
+            if profile is None and p.settled is not None:
+                _note(
+                    p.settled,
+                    f"profile {p.profile_id} is not in Klaviyo any more; a sync leaves this "
+                    "customer unchanged (its source is as last applied), a --full one routes "
+                    "it again (match, else create)",
+                )
+            elif profile is None:
                 p.draft.notes.append(
                     f"profile {p.profile_id} is not in Klaviyo any more: the sync will route "
                     "this customer again (match, else create)"
@@ -284,10 +339,14 @@ class Planner:
                 p.before = Before("klaviyo", applied=p.before.applied)
             else:
                 p.before = Before.from_profile(profile, p.before)
+                read.append(p)
+        await self._learn(read, profiles)
 
     async def _identify(self, pending: list[Planned], settled: list[Outcome]) -> None:
         """Match unlinked customers; check linked ones whose email or phone changed."""
-        checked = [p for p in pending if p.link is not None and _identifiers_moved(p)]
+        checked = [
+            p for p in pending if p.link is not None and p.settled is None and _identifiers_moved(p)
+        ]
         unlinked = [p for p in pending if p.link is None]
         if not checked and not unlinked:
             return
@@ -319,17 +378,80 @@ class Planner:
     async def _check_consent(self, pending: list[Planned], settled: list[Outcome]) -> None:
         """Read Klaviyo's consent for existing profiles a run would subscribe: Klaviyo owns it.
         A customer whose consent could not be read is failed, not subscribed blind."""
-        unknown = [p for p in pending if p.existing and _would_subscribe(p)]
+        unknown = [p for p in pending if p.existing and p.settled is None and _would_subscribe(p)]
         if not unknown:
             return
         profiles, failed_ids = await self._by_id([p.profile_id or "" for p in unknown])
         _drop(pending, settled, _read_failures(unknown, failed_ids, "its consent"))
+        read = []
         for p in unknown:
             profile = profiles.get(p.profile_id or "")
             if profile is not None:
                 consent = klaviyo_consent(profile.get("attributes") or {})
                 p.before = p.before.with_klaviyo_consent(consent)
-                self.diff(p)
+                read.append(p)
+        await self._learn(read, profiles)
+        for p in read:
+            self.diff(p)
+
+    async def _learn(self, read: Sequence[Planned], profiles: Mapping[str, Profile]) -> None:
+        """Record the pending subscriptions of ``read`` (customers whose profile's consent was
+        just read) that Klaviyo now has as given: the subscription (the profile is subscribed)
+        or the list (the profile is a member, read from the list by email or phone)."""
+        waiting: dict[str, list[Planned]] = {}
+        for p in read:
+            applied = p.applied or {}
+            if applied.get(SUBSCRIBE_KEY) == PENDING and p.before.klaviyo == "subscribed":
+                _confirm(p, SUBSCRIBE_KEY)
+            for key, value in applied.items():
+                kind, _, name = key.partition(":")
+                if kind == "$list" and value == PENDING:
+                    waiting.setdefault(name, []).append(p)
+        if not waiting or self._lists is None:
+            return
+        for name, members in (await self._members(waiting, profiles)).items():
+            for p in members:
+                _confirm(p, list_key(name, consent=True))
+
+    async def _members(
+        self, waiting: Mapping[str, Sequence[Planned]], profiles: Mapping[str, Profile]
+    ) -> dict[str, list[Planned]]:
+        """Of the customers waiting on each list, those its members include. A read that fails
+        leaves its customers pending: a later read looks again."""
+        assert self._lists is not None
+        try:
+            directory = await self._lists.load()
+        except FatalError:
+            raise
+        except KlaviyoSyncError as err:
+            log.warning("pending list subscriptions not checked: the lists were not read: %s", err)
+            return {}
+        found: dict[str, list[Planned]] = {}
+        for name, planned in waiting.items():
+            entry = directory.get(name)
+            if entry is None:
+                continue
+            emails, phones = [], []
+            for p in planned:
+                attributes = (profiles.get(p.profile_id or "") or {}).get("attributes") or {}
+                email = attributes.get("email") or p.draft.email
+                phone = attributes.get("phone_number") or p.draft.phone_number
+                if isinstance(email, str) and email:
+                    emails.append(email)
+                elif isinstance(phone, str) and phone:
+                    phones.append(phone)
+            members: set[str] = set()
+            try:
+                for identifier, values in (("email", emails), ("phone_number", phones)):
+                    if values:
+                        members |= await list_member_ids(self._client, entry.id, identifier, values)
+            except FatalError:
+                raise
+            except KlaviyoSyncError as err:
+                log.warning("pending subscriptions to %r not checked: %s", name, err)
+                continue
+            found[name] = [p for p in planned if p.profile_id in members]
+        return found
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -363,6 +485,26 @@ class Planner:
             self._client, "id", list(profile_ids), additional_fields=_SUBSCRIPTIONS
         )
         return {str(profile["id"]): profile for profile in looked.profiles}, looked.failed
+
+
+def _confirm(p: Planned, key: str) -> None:
+    """A pending subscription Klaviyo has as given: applied from now on, and audited."""
+    p.applied = {**(p.applied or {}), key: True}
+    p.before = p.before.with_applied(p.applied)
+    p.confirmed.append(key)
+    what = "SubscribeProfile" if key == SUBSCRIBE_KEY else f"LIST_{key.partition(':')[2]}"
+    now = "subscribed" if key == SUBSCRIBE_KEY else "a member"
+    p.draft.notes.append(f"{what}: the consent email sent before was confirmed in Klaviyo: {now}")
+
+
+_CONFIRMED_UNSENT: Final = (
+    "a consent email sent before was confirmed in Klaviyo; a sync records it when it next "
+    "reads this profile's consent (--full, a Manual Sync, or a change of its consent or lists)"
+)
+
+
+def _note(outcome: Outcome, note: str) -> None:
+    outcome.detail["notes"] = [*outcome.detail.get("notes", []), note]
 
 
 def _drop(pending: list[Planned], settled: list[Outcome], stopped: Sequence[Outcome]) -> None:
@@ -439,7 +581,8 @@ def _would_subscribe(p: Planned) -> bool:
     diff = p.diff
     if diff is None or p.before.klaviyo is not None:
         return False
-    wants = diff.consent is not None and diff.consent.after == "subscribed"
+    consent = diff.consent
+    wants = consent is not None and consent.after == "subscribed" and consent.skipped is None
     wants = wants and "SubscribeProfile" not in p.draft.overrides
     lists = any(
         c.action == "add" and c.consent and c.skipped is None and c.row not in p.draft.overrides

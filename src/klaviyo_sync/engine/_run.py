@@ -98,11 +98,17 @@ class EngineOptions:
 
 @dataclass(slots=True)
 class RunSummary:
-    """Counts of a finished run: outcomes by kind and failures by kind."""
+    """Counts of a finished run: outcomes by kind and failures by kind.
+
+    ``failures`` counts every customer whose outcome carries a failure: the failed and the
+    conflicts, and the customers whose profile was written with something failing or left out
+    (a list step, a phone Klaviyo left out), which ``partial`` counts on their own."""
 
     run_id: int
     outcomes: Counter[str] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
+    partial: int = 0
+    """customers whose profile was written but whose outcome carries a failure"""
 
     @property
     def total(self) -> int:
@@ -117,6 +123,8 @@ class RunSummary:
         self.outcomes[outcome.kind] += 1
         if outcome.failure is not None:
             self.failures[outcome.failure.kind] += 1
+            if outcome.kind not in ("failed", "conflict"):
+                self.partial += 1
 
 
 class Engine:
@@ -134,6 +142,7 @@ class Engine:
         phone = phone or PhoneSettings()
         self.options = options or EngineOptions()
         self.store = store
+        lists = ListDirectory(client)
         self.planner = Planner(
             client,
             store,
@@ -141,14 +150,14 @@ class Engine:
             compile_collection(collections.update, phone=phone),
             full=self.options.full,
             live=self.options.live,
+            sms=self.options.subscribe_sms,
+            double=self.options.account_opt_in == "double_opt_in",
+            lists=lists,
         )
-        consent = ConsentWriter(
-            client,
-            ListDirectory(client),
-            subscribe_sms=self.options.subscribe_sms,
-            account_opt_in=self.options.account_opt_in,
+        self.consent = ConsentWriter(client, lists, subscribe_sms=self.options.subscribe_sms)
+        self.writer = Writer(
+            client, self.planner, self.consent, concurrency=self.options.concurrency
         )
-        self.writer = Writer(client, self.planner, consent, concurrency=self.options.concurrency)
         self.bulk = BulkWriter(client, self.writer)
 
     async def run(
@@ -208,11 +217,19 @@ class Engine:
             planned = await self._plan(batch)
             report.add_batch(planned)
             position = {item.id: i for i, item in enumerate(batch) if isinstance(item, Customer)}
-            for entry in plan_entries(planned, position):
+            previews = {}
+            if isinstance(planned, BatchPlan):
+                # What the consent stage would do, decided as a sync decides it.
+                previews = await self.consent.preview(planned.planned)
+            for entry in plan_entries(planned, position, previews):
                 report.add(entry)
                 if on_entry is not None:
                     on_entry(entry)
         report.judge(None if self.options.force else self.options.guardrails)
+        report.account_opt_in = self.options.account_opt_in
+        known = self.consent.lists.known
+        if known is not None:
+            report.list_opt_in = {name: item.opt_in_process for name, item in known.items()}
         return report
 
     async def _after(
@@ -339,7 +356,8 @@ def _with_fingerprints(plan: BatchPlan, outcomes: list[Outcome]) -> list[Outcome
     for outcome in outcomes:
         failure = outcome.failure
         fingerprint = fingerprints.get(outcome.customer_id)
-        if failure is not None and fingerprint and failure.kind in STUCK_KINDS:
+        stuck = failure is not None and failure.kind in STUCK_KINDS
+        if failure is not None and fingerprint and stuck and "fingerprint" not in failure.detail:
             failure = replace(failure, detail={**failure.detail, "fingerprint": fingerprint})
             outcome = replace(outcome, failure=failure)
         kept.append(outcome)

@@ -12,6 +12,15 @@ invalid phone beside a valid email is dropped and the write answers 2xx). The cu
 outcome still says the profile was written, with a note, and carries a failure for the field
 (``_partial``); its applied state and fingerprint leave the field out.
 
+So does a customer whose profile was written but whose subscription or list step failed (a
+list Klaviyo does not have, a call that failed all its tries): its outcome says what happened
+to the profile (``created``, ``updated``, ``matched_…``) and carries the step's failure, which
+the error log keeps open. Its link and applied state are stored, without the failed intents
+(they keep what was applied before), and its fingerprint is the draft's without them, so the
+next run sends them again. Should Klaviyo also have left a field out, the outcome carries that
+field's failure (its being open is what keeps the value withheld) and names the step's in a
+note; the failed intents are sent again on the next run all the same.
+
 ``write_each`` and ``finish`` are the two halves of ``apply``: the bulk writer (``_bulk``)
 writes profiles its own way and hands its results to the same ``finish``, so consent, lists
 and outcomes work the same on both paths.
@@ -32,8 +41,8 @@ from ..exceptions import (
 )
 from ..klaviyo import KlaviyoClient, Saved
 from ..outcome import Failure, Link, LinkHow, Outcome, OutcomeKind
-from ._consent import ConsentResult, ConsentWriter
-from ._diff import Before, Diff, applied_state
+from ._consent import ConsentResult, ConsentWriter, confirmations, intents
+from ._diff import SUBSCRIBE_KEY, Before, Diff, applied_state
 from ._failures import failed, failure_from_error
 from ._partial import left_out, partial_failure, without
 from ._plan import BatchPlan, BatchResult, MatchedBy, Planned
@@ -113,6 +122,7 @@ class Writer:
             outcomes=list(plan.settled),
             fingerprints=dict(plan.fingerprints),
             applied=dict(plan.applied),
+            audit=list(plan.audit),
         )
         written = [t for t in tries if isinstance(t, Written)]
         fatal = next((t for t in tries if isinstance(t, FatalError)), None)
@@ -134,7 +144,9 @@ class Writer:
                 failure = failure_from_error(
                     fatal, stage="subscribe", customer_id=w.planned.customer.id
                 )
-                consent[w.planned.customer.id] = ConsentResult(failure=failure)
+                diff = w.planned.diff
+                keys = intents(diff) if diff is not None else set()
+                consent[w.planned.customer.id] = ConsentResult(failure=failure, failed=keys)
         for w in written:
             self._settle(w, consent.get(w.planned.customer.id), result)
         return result, fatal
@@ -222,38 +234,48 @@ class Writer:
         return written
 
     def _settle(self, w: Written, consent: ConsentResult | None, result: BatchResult) -> None:
-        customer_id = w.planned.customer.id
+        """The customer's outcome, link, applied state, fingerprint and audit. A step of the
+        consent stage that failed leaves the outcome saying what happened to the profile, and
+        carrying that failure."""
+        p = w.planned
+        customer_id = p.customer.id
+        consent = consent or ConsentResult()
         detail = _detail(w, consent)
         if w.link is not None:
             result.links.append(w.link)
-        if consent is not None:
-            result.audit.extend(consent.audit)
-        if consent is not None and consent.failure is not None:
-            result.outcomes.append(
-                failed(
-                    customer_id,
-                    consent.failure,
-                    profile_id=w.profile_id,
-                    route=w.planned.route,
-                    detail=detail,
-                )
-            )
-            return
-        p = w.planned
-        unsettled = frozenset(consent.unsettled) if consent is not None else frozenset()
-        if w.left_out:
-            result.fingerprints[customer_id] = without(p.draft, list(w.dropped)).fingerprint()
+        result.audit.extend(confirmations(p))
+        result.audit.extend(consent.audit)
+        failed_keys = frozenset(consent.failed)
+        unsettled = frozenset(consent.unsettled)
+        if failed_keys:
+            # What was applied, without the failed intents: the next run sends them again.
+            applied = _without_intents(without(p.draft, list(w.dropped)), failed_keys)
+            fingerprint = applied.fingerprint()
+        elif w.left_out:
+            fingerprint = without(p.draft, list(w.dropped)).fingerprint()
         else:
-            result.fingerprints[customer_id] = p.fingerprint or p.draft.fingerprint()
-        result.applied[customer_id] = _applied(p, w.dropped, unsettled)
+            fingerprint = p.fingerprint or p.draft.fingerprint()
+        result.fingerprints[customer_id] = fingerprint
+        result.applied[customer_id] = _applied(p, w.dropped, unsettled, consent, failed_keys)
+        failure = _left_out_failure(w, fingerprint if failed_keys else None)
+        if consent.failure is not None:
+            step = "subscription" if consent.failure.stage == "subscribe" else "list"
+            note = (
+                f"the profile was written, but its {step} step failed "
+                f"({consent.failure.kind}): sent again on the next run"
+            )
+            if failure is not None:
+                note += f"; {consent.failure.message}"
+            detail["notes"] = [*detail.get("notes", []), note]
+            failure = failure or consent.failure
         result.outcomes.append(
             Outcome(
                 customer_id,
                 w.kind,
                 w.profile_id,
-                route=w.planned.route,
+                route=p.route,
                 detail=detail,
-                failure=_left_out_failure(w),
+                failure=failure,
             )
         )
 
@@ -292,9 +314,13 @@ def _written(
     )
 
 
-def _left_out_failure(w: Written) -> Failure | None:
+def _left_out_failure(w: Written, fingerprint: str | None = None) -> Failure | None:
     """The failure the outcome of a profile written without some fields carries: a new one
-    for fields Klaviyo left out now, else the open one for values withheld (kept open)."""
+    for fields Klaviyo left out now, else the open one for values withheld (kept open).
+
+    It holds the fingerprint of the draft it was met with, so the next run with the same draft
+    does not send it again; ``fingerprint`` replaces it when something else (a failed consent
+    step) must be sent again."""
     p = w.planned
     failure = p.kept
     if w.dropped:
@@ -311,13 +337,21 @@ def _left_out_failure(w: Written) -> Failure | None:
     if failure is None:
         return None
     # The draft as the source has it now: an unchanged customer is then not sent again.
-    return replace(failure, detail={**failure.detail, "fingerprint": p.fingerprint})
+    kept = fingerprint or p.fingerprint
+    return replace(failure, detail={**failure.detail, "fingerprint": kept})
 
 
-def _applied(p: Planned, dropped: dict[str, Any], unsettled: frozenset[str]) -> dict[str, Any]:
+def _applied(
+    p: Planned,
+    dropped: dict[str, Any],
+    unsettled: frozenset[str],
+    consent: ConsentResult,
+    failed: frozenset[str],
+) -> dict[str, Any]:
     """The applied state, with what Klaviyo left out as it was before (a dropped phone leaves
-    a stored one as it was) or absent."""
-    state = applied_state(p.applied, p.draft, unsettled)
+    a stored one as it was) or absent, the consent stage's intents as it left them (pending,
+    failed)."""
+    state = applied_state(p.applied, p.draft, unsettled, done=consent.done, failed=failed)
     before = p.applied or {}
     for name in dropped:
         if name in before:
@@ -325,6 +359,16 @@ def _applied(p: Planned, dropped: dict[str, Any], unsettled: frozenset[str]) -> 
         else:
             state.pop(name, None)
     return state
+
+
+def _without_intents(draft: Draft, keys: frozenset[str]) -> Draft:
+    """``draft`` without the consent and list intents named by applied-state keys."""
+    lists, uclists = dict(draft.lists), dict(draft.uclists)
+    subscribe = None if SUBSCRIBE_KEY in keys else draft.subscribe
+    for key in keys:
+        kind, _, name = key.partition(":")
+        (lists if kind == "$list" else uclists).pop(name, None)
+    return replace(draft, subscribe=subscribe, lists=lists, uclists=uclists)
 
 
 def _write_failed(planned: Planned, error: Exception) -> Outcome:
