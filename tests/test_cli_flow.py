@@ -23,7 +23,8 @@ def test_sync_prints_a_summary_and_exits_0(env: dict[str, str], tmp_path: Path) 
     result = CliRunner().invoke(main, ["sync", str(path)], env=env)
     assert result.exit_code == 0, result.output
     assert "created" in result.output
-    assert "1 customers" in result.output
+    assert ": 1 customer" in result.output
+    assert "1 customers" not in result.output
 
 
 def test_a_customer_failing_for_its_own_data_does_not_fail_the_run(

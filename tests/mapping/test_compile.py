@@ -292,7 +292,7 @@ def compile_error(*row: Any) -> MappingError:
         (("LIST_News", "static", True, "clear"), "no meaning"),
         (("Id", "formula", "link()", "clear"), "no meaning"),
         (("", "static", "x"), "non-empty name"),
-        (("Email", "formula", "EmailAddress |"), "syntax error"),
+        (("Email", "formula", "EmailAddress |"), "is incomplete: it ends where more was expected"),
     ],
 )
 def test_compile_errors_name_collection_and_row(row: tuple[Any, ...], message: str) -> None:

@@ -286,7 +286,7 @@ def test_check_names_the_collection_and_row_of_each_nesting_bomb(tmp_path: Path)
     flat = " ".join(result.output.split())
     for collection in ("add", "update"):
         for row in ("Filters", "Brackets"):
-            assert f"collection '{collection}' row '{row}'" in flat
+            assert f"[{collection}] '{row}': formula" in flat
     assert flat.count(f"nested more than {MAX_DEPTH} levels deep") == 4
     assert "row 'Fine'" not in flat
 
