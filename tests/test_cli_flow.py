@@ -64,6 +64,8 @@ def test_a_run_that_could_not_do_its_work_exits_1(
     )
     assert listless.exit_code == 1, listless.output
     assert "unknown_list" in listless.output
+    assert "created" in listless.output, "the profile was written: its outcome says so"
+    assert "1 profile written, but with a failure" in " ".join(listless.output.split())
     other = _customers(tmp_path, {"Id": 5, "EmailAddress": "cli5@example.com"})
     sandbox.sandbox.set_faults([FaultRule(operation="create_profile", status=503, times=10)])
     try:

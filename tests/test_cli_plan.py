@@ -212,6 +212,7 @@ def test_plan_json_lines_parse_and_end_with_the_summary(
         ("json-nobody", "failed"),
     ]
     keys = {"customer_id", "route", "profile_id", "payload", "diff", "notes", "failure"}
+    keys |= {"consent", "lists"}
     assert all(set(e) == keys for e in entries)
     new, unchanged, nobody = entries
     assert new["payload"]["data"]["attributes"]["email"] == "json-new@example.com"

@@ -92,6 +92,12 @@ def print_plan(console: Console, report: PlanReport, *, source: str, live: bool)
     if report.failures:
         failures = ", ".join(f"{kind} {n}" for kind, n in report.failures.most_common())
         console.print(f"[red]Would fail or conflict:[/] {failures}")
+    if report.drifted:
+        console.print(
+            f"[yellow]{plural(report.drifted, 'customer')} unchanged at the source "
+            f"{'differs' if report.drifted == 1 else 'differ'} in Klaviyo[/] (edited there?): "
+            "a sync leaves them as they are; `sync --full` sends them."
+        )
     _print_verdict(console, report)
     console.print("`--show ID` shows one customer's payload and field-by-field diff.")
 
@@ -182,14 +188,14 @@ def _print_diff(console: Console, diff: Diff) -> None:
 
 def _consent_row(change: ConsentChange) -> tuple[str, str, str]:
     what = f"[yellow]{escape(change.skipped)}[/]" if change.skipped else escape(change.row)
-    return change.before, change.after, what
+    # As the audit will record it: a consent email sent is pending, never "subscribed".
+    return change.shown_before, change.shown_after, what
 
 
 def _list_row(change: ListChange) -> tuple[str, str, str]:
-    before = {None: "unknown", True: "member", False: "not a member"}[change.before]
-    after = "member" if change.action == "add" else "removed"
     what = f"[yellow]{escape(change.skipped)}[/]" if change.skipped else change.action
-    return before, after, what
+    # A double opt-in list is joined once the profile confirms: pending until then.
+    return change.shown_before, change.shown_after, what
 
 
 def _shown(value: Any) -> str:
@@ -208,6 +214,8 @@ def plan_entry_json(entry: PlanEntry) -> str:
         "diff": _diff_json(entry.diff) if entry.diff is not None else None,
         "notes": entry.notes,
         "failure": asdict(entry.failure) if entry.failure else None,
+        "consent": entry.consent,
+        "lists": entry.lists,
     }
     return json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
 

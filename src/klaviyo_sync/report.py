@@ -84,6 +84,7 @@ def summary_json(summary: RunSummary) -> str:
             "total": summary.total,
             "outcomes": dict(summary.outcomes),
             "failures": dict(summary.failures),
+            "written_with_failure": summary.partial,
         },
         sort_keys=True,
     )
@@ -114,6 +115,11 @@ def print_summary(console: Console, summary: RunSummary, *, title: str | None = 
             [(f"[red]{kind}[/]", str(n)) for kind, n in summary.failures.most_common()],
             title="Failures by kind",
         )
+        if summary.partial:
+            console.print(
+                f"{plural(summary.partial, 'profile')} written, but with a failure: a step after "
+                "the write failed, or Klaviyo left a field out (counted under both tables)."
+            )
         console.print("Each failure is kept in the store's error log with Klaviyo's answer.")
 
 

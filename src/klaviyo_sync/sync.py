@@ -159,7 +159,8 @@ async def sync_one(
     *,
     connections: Connections | None = None,
 ) -> Outcome:
-    """The seed's Manual Sync: fetch one customer by id from ``source`` and transfer it now.
+    """The iPaaS.com integration's Manual Sync: fetch one customer by id from ``source`` and
+    transfer it now.
 
     A manual sync always sends, even when nothing changed since the last transfer: the person
     asking wants Klaviyo brought in line now.

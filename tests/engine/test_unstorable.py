@@ -137,7 +137,7 @@ async def test_a_jsonl_file_with_escaped_poison_fails_those_lines_alone(
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_the_cli_sync_ends_normally_with_exit_1_and_a_summary(
+def test_the_cli_sync_ends_normally_with_a_summary_and_exits_as_documented(
     backend: str, env: dict[str, str], tmp_path: Path
 ) -> None:
     env = {**env, "KLAVIYO_SYNC_STORE": _store_url(backend, tmp_path)}
@@ -146,8 +146,8 @@ def test_the_cli_sync_ends_normally_with_exit_1_and_a_summary(
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
 
     for _ in range(2):  # a rerun does not stop either
-        result = CliRunner().invoke(main, ["sync", str(path), "--json"], env=env)
-        assert result.exit_code == 1, result.output
+        result = CliRunner().invoke(main, ["sync", str(path), "--json", "--strict"], env=env)
+        assert result.exit_code == 3, "the record's own data: 0, or 3 with --strict"
         *per_customer, summary = [json.loads(line) for line in result.stdout.splitlines()]
         assert len(per_customer) == 3
         assert sum(summary["outcomes"].values()) == 3
