@@ -215,3 +215,29 @@ def test_create_lists_dry_run_and_a_list_of_another_opt_in_process(
     check = CliRunner().invoke(main, ["check"], env=configured)
     assert "Dry Run Only" in check.output, "the dry run created nothing"
     assert check.exit_code == 1
+
+
+def test_errors_retry_of_a_customer_gone_from_the_source_uses_the_kept_record(
+    env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    from klaviyo_sync.sandbox import FaultRule
+
+    path = _customers(tmp_path, {"Id": 8001, "EmailAddress": "gone-8001@example.com"})
+    sandbox.sandbox.set_faults([FaultRule(operation="create_profile", status=503, times=10)])
+    try:
+        assert CliRunner().invoke(main, ["sync", str(path)], env=env).exit_code == 1
+    finally:
+        sandbox.sandbox.set_faults([])
+    export = tmp_path / "export.jsonl"
+    export.write_text(json.dumps({"Id": 1, "EmailAddress": "someone-else@example.com"}) + "\n")
+    configured = {**env, "KLAVIYO_SYNC_SOURCE": str(export)}
+    retried = CliRunner().invoke(main, ["errors", "retry", "--all"], env=configured)
+    assert retried.exit_code == 0, retried.output
+    text = " ".join(retried.output.split())
+    assert "created" in text
+    assert "retried with the record kept with the failure" in text
+    listed = CliRunner().invoke(main, ["errors", "list", "--resolved", "--json"], env=env)
+    [failure] = [json.loads(line) for line in listed.stdout.splitlines()]
+    again = CliRunner().invoke(main, ["errors", "retry", str(failure["id"])], env=configured)
+    assert "not retried" in again.output
+    assert "already resolved" in again.output

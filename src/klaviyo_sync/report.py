@@ -280,7 +280,7 @@ def print_retries(console: Console, results: list[RetryResult]) -> None:
     rows = []
     for r in results:
         if r.outcome is None:
-            now, detail = "skipped", escape(r.skipped or "no outcome")
+            now, detail = "not retried", escape(r.skipped or "no outcome")
         elif r.outcome.failure is not None:
             now = f"[red]failed: {r.outcome.failure.kind}[/]"
             detail = escape(r.outcome.failure.message)
