@@ -5,12 +5,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from klaviyo_sync.sandbox import RunningSandbox, SandboxConfig, running_sandbox
 from tests.world import World
 
 CLI_KEY = "pk_clitest000000000000"
 """The API key of the ``sandbox`` fixture, which ``env`` hands the command."""
+
+# CI runs each property test on the same examples every time (derandomized), so a run on a
+# clean checkout passes or fails on the code alone; a developer's runs keep exploring new
+# examples, and a case they find becomes an explicit @example.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture
