@@ -59,6 +59,20 @@ async def test_iter_list_profile_ids(api: FakeKlaviyo, client: KlaviyoClient) ->
     assert [c.params.get("page[cursor]") for c in api.calls] == [None, "c1", "c2"]
 
 
+async def test_iter_list_profile_ids_of_some_members(
+    api: FakeKlaviyo, client: KlaviyoClient
+) -> None:
+    """The members among some emails: one filtered read, as the engine asks when it learns
+    whether pending double opt-ins were confirmed."""
+    api.on("GET", MEMBERS, *pages([{"type": "profile", "id": "P1"}], "/x", 100))
+    emails = ["a@example.com", "b@example.com"]
+    ids = [i async for i in client.iter_list_profile_ids("L1", where=("email", emails))]
+    assert ids == ["P1"]
+    [call] = api.calls
+    assert call.params["filter"] == 'any(email,["a@example.com","b@example.com"])'
+    assert call.params["page[size]"] == "100"
+
+
 @pytest.mark.parametrize(
     ("method", "call"), [("POST", "add_profiles_to_list"), ("DELETE", "remove_profiles_from_list")]
 )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import FatalError, KlaviyoSyncError
-from ..klaviyo import MAX_PAGE_SIZE, KlaviyoClient, any_of
+from ..klaviyo import KlaviyoClient
 
 __all__ = ["Looked", "list_member_ids", "look_up"]
 
@@ -58,18 +58,9 @@ async def list_member_ids(
 ) -> set[str]:
     """The ids of the list's members whose ``field`` (``email`` or ``phone_number``) is any of
     ``values``, one request per chunk of values (Klaviyo's "Get Profile IDs for List" with a
-    filter). Pending double opt-ins are not members. A failure is raised.
-
-    ``KlaviyoClient`` has no method for this filtered read yet, so its paging is used here,
-    as its own ``iter_list_profile_ids`` uses it."""
+    filter). Pending double opt-ins are not members. A failure is raised."""
     members: set[str] = set()
     for chunk in client.lookup_chunks(field, values):
-        params: dict[str, str | int] = {
-            "page[size]": MAX_PAGE_SIZE,
-            "filter": any_of(field, chunk),
-        }
-        pages = client._pages(
-            "get_profile_ids_for_list", id=list_id, params=params, carrying=len(chunk)
-        )
-        members.update([str(item["id"]) async for item in pages])
+        ids = client.iter_list_profile_ids(list_id, where=(field, chunk), carrying=len(chunk))
+        members.update([item async for item in ids])
     return members

@@ -443,10 +443,22 @@ class KlaviyoClient:
     async def get_list(self, list_id: str) -> Resource:
         return await self._one("get_list", id=list_id)
 
-    async def iter_list_profile_ids(self, list_id: str) -> AsyncIterator[str]:
-        """Ids of the list's members (pending double opt-ins are not members)."""
-        params = {"page[size]": MAX_PAGE_SIZE}
-        async for item in self._pages("get_profile_ids_for_list", id=list_id, params=params):
+    async def iter_list_profile_ids(
+        self,
+        list_id: str,
+        *,
+        where: tuple[str, Sequence[str]] | None = None,
+        carrying: int = 1,
+    ) -> AsyncIterator[str]:
+        """Ids of the list's members (pending double opt-ins are not members); with ``where``
+        (``("email", [...])`` or ``("phone_number", [...])``, at most a lookup chunk of
+        values), only those members; ``carrying`` as in ``get_bulk_import_job``."""
+        params: dict[str, str | int] = {"page[size]": MAX_PAGE_SIZE}
+        if where is not None:
+            params["filter"] = any_of(*where)
+        async for item in self._pages(
+            "get_profile_ids_for_list", id=list_id, params=params, carrying=carrying
+        ):
             yield str(item["id"])
 
     async def add_profiles_to_list(self, list_id: str, profile_ids: Sequence[str]) -> None:
