@@ -251,6 +251,11 @@ def test_nesting_up_to_the_limit_compiles_and_runs() -> None:
     assert run("FirstName" + " | lower" * (MAX_DEPTH - 1)) == "ada"
     assert run("(" * MAX_DEPTH + "FirstName" + ")" * MAX_DEPTH) == "Ada"
     refused_at_compile_time("FirstName" + " | lower" * MAX_DEPTH)
+    # Brackets alone make no nesting in the parsed formula: they are counted as written.
+    deeper = MAX_DEPTH + 1
+    for opening, closing in ("()", "[]"):
+        message = refused_at_compile_time(opening * deeper + "FirstName" + closing * deeper)
+        assert f"nested more than {MAX_DEPTH} levels deep" in message
 
 
 # --- check and sync --------------------------------------------------------------------------

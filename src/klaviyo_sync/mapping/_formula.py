@@ -546,12 +546,15 @@ def _bracket_depth(text: str) -> int:
     lexer stops, when it does: the parser meets that again and says where)."""
     depth = 0
     try:
-        for _, kind, _ in _ENV.lexer.tokeniter(text, None, state="variable"):
-            if kind in ("lparen", "lbracket", "lbrace"):
+        # The raw token stream names every bracket an "operator"; its value says which.
+        for _, kind, value in _ENV.lexer.tokeniter(text, None, state="variable"):
+            if kind != "operator":
+                continue
+            if value in "([{":
                 depth += 1
                 if depth > MAX_DEPTH:
                     break
-            elif kind in ("rparen", "rbracket", "rbrace"):
+            elif value in ")]}":
                 depth -= 1
     except TemplateSyntaxError:
         pass
