@@ -283,6 +283,8 @@ async def test_manual_sync_form_shows_route_payload_and_profile(dashboard: Dashb
     assert 'value="1"' in unknown.text, "the form keeps the id to correct it"
     assert empty.status_code == 422
     assert "Enter a customer id" in empty.text
+    overview = (await dashboard.client.get("/")).text
+    assert "2 customers in 2 runs, per hour" in overview, "two Manual Syncs of one customer"
 
 
 @pytest.mark.parametrize("by", ["customer_id", "email", "profile_id"])
@@ -296,3 +298,11 @@ async def test_links_search_form(dashboard: Dashboard, by: str) -> None:
     assert page.status_code == 200
     assert f"<code>{outcome.profile_id}</code>" in page.text
     assert "created by a sync" in page.text
+
+
+def test_counts_of_one_are_singular() -> None:
+    from klaviyo_sync.web._pages import _count
+
+    assert _count(1, "customer") == "1 customer"
+    assert _count(0, "run") == "0 runs"
+    assert _count(12345, "customer") == "12,345 customers"

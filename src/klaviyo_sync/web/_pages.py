@@ -60,6 +60,11 @@ _SECURITY_HEADERS = {
 }
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 customer``, ``2,000 customers``: a number with its noun, singular for one."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else "—"
 
@@ -86,6 +91,7 @@ def _environment() -> jinja2.Environment:
     env.filters["pretty"] = _pretty
     env.filters["breakable"] = _breakable
     env.filters["num"] = lambda n: f"{n:,}"
+    env.filters["count"] = _count
     env.filters["words"] = lambda s: str(s).replace("_", " ")
     env.globals["FAILURE_KINDS"] = FAILURE_KINDS
     env.globals["OUTCOME_KINDS"] = OUTCOME_KINDS
