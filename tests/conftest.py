@@ -5,8 +5,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from klaviyo_sandbox import RunningSandbox, SandboxConfig, running_sandbox
 
-from klaviyo_sync.sandbox import RunningSandbox, SandboxConfig, running_sandbox
 from tests.world import World
 
 CLI_KEY = "pk_clitest000000000000"

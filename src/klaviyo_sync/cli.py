@@ -636,7 +636,7 @@ def sandbox(
 ) -> None:
     """Run the local Klaviyo API emulator (every revision Klaviyo serves today) until
     interrupted. Unset behaviour options keep the sandbox's defaults."""
-    from .sandbox import Behaviour, SandboxConfig, serve
+    from klaviyo_sandbox import Behaviour, SandboxConfig, serve
 
     chosen = Behaviour().updated({k: v for k, v in behaviour.items() if v is not None})
     config = SandboxConfig(api_key=api_key, rate_limits=not no_rate_limits, behaviour=chosen)
