@@ -32,12 +32,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+from klaviyo_sandbox import FaultRule, SandboxConfig, create_app, sandbox_transport
 
 from klaviyo_sync.engine import Engine, EngineOptions, RunSummary
 from klaviyo_sync.klaviyo import KlaviyoClient, RetryPolicy
 from klaviyo_sync.mapping import load_collections
 from klaviyo_sync.outcome import Outcome
-from klaviyo_sync.sandbox import FaultRule, SandboxConfig, create_app, sandbox_transport
 from klaviyo_sync.sources import RecordsSource
 from klaviyo_sync.store import Store
 

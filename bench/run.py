@@ -41,8 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from klaviyo_sandbox import RunningSandbox, SandboxConfig, running_sandbox
+
 from klaviyo_sync.klaviyo.limits import LIMITS
-from klaviyo_sync.sandbox import RunningSandbox, SandboxConfig, running_sandbox
 
 from .generate import existing_profiles, write_customers
 

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from klaviyo_sync.sandbox import SandboxConfig, running_sandbox
+from klaviyo_sandbox import SandboxConfig, running_sandbox
 
 from .generate import write_customers
 from .run import Measured, _child, _environment

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from klaviyo_sandbox import RunningSandbox, SandboxConfig, running_sandbox
 
-from klaviyo_sync.sandbox import RunningSandbox, SandboxConfig, running_sandbox
 from tests.world import World
 
 CLI_KEY = "pk_clitest000000000000"

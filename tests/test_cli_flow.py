@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
+from klaviyo_sandbox import RunningSandbox
 
 from klaviyo_sync.cli import main
-from klaviyo_sync.sandbox import RunningSandbox
 from tests.conftest import CLI_KEY
 
 
@@ -54,7 +54,7 @@ def test_a_run_that_could_not_do_its_work_exits_1(
 ) -> None:
     """A list the account lacks is the configuration's fault, not the customer's: exit 1,
     though the profile was written; so is Klaviyo failing past the retries."""
-    from klaviyo_sync.sandbox import FaultRule
+    from klaviyo_sandbox import FaultRule
 
     mapping = tmp_path / "mapping.toml"
     mapping.write_text('[[rows]]\ndestination = "LIST_Nope"\nkind = "static"\nsource = true\n')
@@ -137,7 +137,7 @@ def test_errors_retry_with_nothing_named_is_a_usage_error_that_mentions_all(
 def test_errors_list_show_retry_resolve(
     env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
 ) -> None:
-    from klaviyo_sync.sandbox import FaultRule
+    from klaviyo_sandbox import FaultRule
 
     path = _customers(
         tmp_path,
@@ -220,7 +220,7 @@ def test_create_lists_dry_run_and_a_list_of_another_opt_in_process(
 def test_errors_retry_of_a_customer_gone_from_the_source_uses_the_kept_record(
     env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
 ) -> None:
-    from klaviyo_sync.sandbox import FaultRule
+    from klaviyo_sandbox import FaultRule
 
     path = _customers(tmp_path, {"Id": 8001, "EmailAddress": "gone-8001@example.com"})
     sandbox.sandbox.set_faults([FaultRule(operation="create_profile", status=503, times=10)])

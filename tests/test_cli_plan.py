@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from klaviyo_sandbox import RunningSandbox
 
 from klaviyo_sync.cli import main
-from klaviyo_sync.sandbox import RunningSandbox
 from klaviyo_sync.store import Store
 from tests.acceptance.customers import ada
 

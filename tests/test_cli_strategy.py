@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from klaviyo_sandbox import RunningSandbox, SandboxConfig, running_sandbox
 
 from klaviyo_sync.cli import main
-from klaviyo_sync.sandbox import RunningSandbox, SandboxConfig, running_sandbox
 
 KEY = "pk_clistrategy0000000000"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from klaviyo_sandbox import RunningSandbox
 from rich.console import Console
 
 from klaviyo_sync.cli import main
@@ -41,7 +42,6 @@ from klaviyo_sync.mapping import (
 from klaviyo_sync.outcome import Outcome
 from klaviyo_sync.plan_view import print_plan
 from klaviyo_sync.report import plural, print_retries, print_summary
-from klaviyo_sync.sandbox import RunningSandbox
 from klaviyo_sync.sources import CSVSource, open_source
 from klaviyo_sync.store import FailureRecord
 from klaviyo_sync.sync import RetryResult

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from klaviyo_sync.sandbox import FaultRule
+from klaviyo_sandbox import FaultRule
+
 from klaviyo_sync.sources import RecordsSource
 from klaviyo_sync.store import Store
 from klaviyo_sync.sync import create_lists, named_lists, retry_failures

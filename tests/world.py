@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from klaviyo_sandbox import Profile, Sandbox, SandboxConfig, create_app, sandbox_transport
 
 from klaviyo_sync.config import Settings
 from klaviyo_sync.engine import PlanEntry, PlanReport
 from klaviyo_sync.klaviyo import RetryPolicy, no_jitter
 from klaviyo_sync.outcome import Outcome
-from klaviyo_sync.sandbox import Profile, Sandbox, SandboxConfig, create_app, sandbox_transport
 from klaviyo_sync.sources import RecordsSource
 from klaviyo_sync.store import Store
 from klaviyo_sync.sync import Connections, plan_source, sync_one, sync_source

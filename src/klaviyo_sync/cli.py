@@ -596,6 +596,27 @@ def _progress(console: Console, *, enabled: bool) -> Iterator[Callable[[], None]
         yield lambda: progress.advance(task)
 
 
+def _sandbox_missing() -> str | None:
+    """Why the sandbox cannot run here, or None when klaviyo-sandbox is installed."""
+    try:
+        import klaviyo_sandbox  # noqa: F401
+    except ImportError:
+        return (
+            "the sandbox is not installed: it is a package of its own, klaviyo-sandbox, in the "
+            "klaviyo-sandbox folder of the klaviyo-sync checkout. Install it into this "
+            f"environment from there: {sys.executable} -m pip install ./klaviyo-sandbox "
+            "(or, for a pipx install: pipx inject klaviyo-sync ./klaviyo-sandbox)"
+        )
+    return None
+
+
+def _require_sandbox() -> None:
+    problem = _sandbox_missing()
+    if problem is not None:
+        click.echo(f"error: {problem}", err=True)
+        sys.exit(EXIT_ERROR)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on.")
@@ -635,8 +656,9 @@ def sandbox(
     host: str, port: int, no_rate_limits: bool, api_key: str | None, **behaviour: str | None
 ) -> None:
     """Run the local Klaviyo API emulator (every revision Klaviyo serves today) until
-    interrupted. Unset behaviour options keep the sandbox's defaults."""
-    from .sandbox import Behaviour, SandboxConfig, serve
+    interrupted. Unset behaviour options keep the sandbox's defaults. Needs klaviyo-sandbox."""
+    _require_sandbox()
+    from klaviyo_sandbox import Behaviour, SandboxConfig, serve
 
     chosen = Behaviour().updated({k: v for k, v in behaviour.items() if v is not None})
     config = SandboxConfig(api_key=api_key, rate_limits=not no_rate_limits, behaviour=chosen)
@@ -647,7 +669,9 @@ def sandbox(
 @main.command()
 @_domain_errors
 def demo() -> None:
-    """Run the whole flow against a sandbox started in-process, and narrate it."""
+    """Run the whole flow against a sandbox started in-process, and narrate it. Needs
+    klaviyo-sandbox."""
+    _require_sandbox()
     from .demo import run_demo
 
     run_demo()

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
+from klaviyo_sandbox import RunningSandbox, SandboxConfig, running_sandbox
 from pydantic import SecretStr
 from rich.console import Console
 from rich.rule import Rule
@@ -27,7 +28,6 @@ from .klaviyo import KlaviyoClient
 from .outcome import Outcome
 from .plan_view import print_audit, print_plan, print_plan_entry
 from .report import print_check, print_manual_sync, print_outcomes, print_summary
-from .sandbox import RunningSandbox, SandboxConfig, running_sandbox
 from .sources import open_source
 from .store import Store
 from .sync import check_configuration, plan_source, sync_one, sync_source

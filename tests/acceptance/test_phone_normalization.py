@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from klaviyo_sandbox import Behaviour
 
-from klaviyo_sync.sandbox import Behaviour
 from tests.acceptance.customers import ada
 from tests.world import World
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from klaviyo_sync.sandbox import SubscriptionRequest
+from klaviyo_sandbox import SubscriptionRequest
+
 from tests.acceptance.customers import ada
 from tests.world import World
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import httpx
 import pytest
+from klaviyo_sandbox import Behaviour, RunningSandbox, SandboxConfig, running_sandbox
 
-from klaviyo_sync.sandbox import Behaviour, RunningSandbox, SandboxConfig, running_sandbox
 from klaviyo_sync.web import signed_headers
 from tests.serving import free_port, healthy, wait_for
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from klaviyo_sandbox import FaultRule, ManualClock, SubscriptionRequest
 
 from klaviyo_sync.outcome import Outcome
-from klaviyo_sync.sandbox import FaultRule, ManualClock, SubscriptionRequest
 from klaviyo_sync.sources import RecordsSource
 from klaviyo_sync.sync import Connections
 from tests.acceptance.customers import ada

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from klaviyo_sandbox import SubscriptionRequest
 
 from klaviyo_sync.engine import PlanEntry
 from klaviyo_sync.outcome import Outcome
-from klaviyo_sync.sandbox import SubscriptionRequest
 from tests.engine.twins import strategy_world
 from tests.world import World
 

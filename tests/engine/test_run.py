@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from klaviyo_sandbox import FaultRule
 
 from klaviyo_sync.exceptions import KlaviyoAuthError
-from klaviyo_sync.sandbox import FaultRule
 from tests.acceptance.customers import ada
 from tests.world import World
 

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from klaviyo_sandbox import FaultRule
 
 from klaviyo_sync.engine import RunSummary
 from klaviyo_sync.outcome import Outcome
-from klaviyo_sync.sandbox import FaultRule
 from klaviyo_sync.sources import RecordsSource
 from klaviyo_sync.store import FailureRecord
 from klaviyo_sync.sync import sync_source

@@ -8,8 +8,8 @@ out, as today's Klaviyo leaves it out of a create (``test_partial_failures``).
 from __future__ import annotations
 
 import pytest
+from klaviyo_sandbox import Behaviour
 
-from klaviyo_sync.sandbox import Behaviour
 from klaviyo_sync.sync import retry_failures
 from tests.world import World
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from klaviyo_sandbox import Profile
+
 from klaviyo_sync.engine import Engine, EngineOptions
 from klaviyo_sync.klaviyo import KlaviyoClient
 from klaviyo_sync.mapping import load_collections
-from klaviyo_sync.sandbox import Profile
 from klaviyo_sync.store import Store
 from tests.world import FAST_RETRY, World
 

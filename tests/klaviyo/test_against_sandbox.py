@@ -12,6 +12,15 @@ import logging
 from collections.abc import AsyncIterator
 
 import pytest
+from klaviyo_sandbox import (
+    Behaviour,
+    FaultRule,
+    Sandbox,
+    SandboxConfig,
+    create_app,
+    running_sandbox,
+    sandbox_transport,
+)
 
 from klaviyo_sync.exceptions import (
     KlaviyoAuthError,
@@ -28,15 +37,6 @@ from klaviyo_sync.klaviyo import (
     no_jitter,
 )
 from klaviyo_sync.klaviyo.limits import LIMITS, RateLimit
-from klaviyo_sync.sandbox import (
-    Behaviour,
-    FaultRule,
-    Sandbox,
-    SandboxConfig,
-    create_app,
-    running_sandbox,
-    sandbox_transport,
-)
 from tests.world import SpecCheckingTransport
 
 KEY = "pk_integration0secret0key0123"

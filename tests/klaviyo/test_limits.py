@@ -1,4 +1,7 @@
-"""The limits table the client and the sandbox share is Klaviyo's published one."""
+"""The client's limits table is Klaviyo's published one, and so is the sandbox's: the two
+tables (``klaviyo_sync.klaviyo.limits``, ``klaviyo_sandbox.limits``) are held to each other and
+to the spec's ``x-klaviyo-ratelimit``, operation by operation, so the client never paces itself
+by one limit while the sandbox enforces another."""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import json
 import re
 
 import pytest
+from klaviyo_sandbox import limits as sandbox_limits
+from klaviyo_sandbox._routes import OPERATIONS
 
 from klaviyo_sync.klaviyo.limits import LIMITS, RateLimit
 from tests.spec.validate import SPEC_DIR
@@ -28,17 +33,37 @@ def _per(value: str, unit: str) -> int:
     return int(match.group(1))
 
 
-@pytest.mark.parametrize("operation", sorted(LIMITS))
-def test_limit_matches_the_spec(operation: str) -> None:
+def _spec_limit(operation: str) -> tuple[int, int, int | None]:
+    """(burst, steady, daily) as the spec publishes them for ``operation``."""
     published = _published()
     assert operation in published, f"{operation} is not an operation in Klaviyo's spec"
     spec = published[operation]
-    expected = RateLimit(
-        burst=_per(spec["burst"], "s"),
-        steady=_per(spec["steady"], "m"),
-        daily=_per(spec["daily"], "d") if "daily" in spec else None,
-    )
-    assert LIMITS[operation] == expected
+    daily = _per(spec["daily"], "d") if "daily" in spec else None
+    return _per(spec["burst"], "s"), _per(spec["steady"], "m"), daily
+
+
+def _triple(limit: RateLimit | sandbox_limits.RateLimit) -> tuple[int, int, int | None]:
+    return limit.burst, limit.steady, limit.daily
+
+
+@pytest.mark.parametrize("operation", sorted(LIMITS))
+def test_limit_matches_the_spec(operation: str) -> None:
+    assert _triple(LIMITS[operation]) == _spec_limit(operation)
+
+
+@pytest.mark.parametrize("operation", sorted(sandbox_limits.LIMITS))
+def test_the_sandboxs_limit_matches_the_spec(operation: str) -> None:
+    assert _triple(sandbox_limits.LIMITS[operation]) == _spec_limit(operation)
+
+
+@pytest.mark.parametrize("operation", sorted(LIMITS))
+def test_the_client_and_the_sandbox_agree(operation: str) -> None:
+    """Every operation the client paces is one the sandbox serves, with the same limit."""
+    served = {op.operation_id for op in OPERATIONS if op.handler is not None}
+    assert operation in served, f"the client uses {operation}, which the sandbox does not serve"
+    sandbox = sandbox_limits.limit_for(operation)
+    assert sandbox is not None, f"the sandbox serves {operation} without a rate limit"
+    assert _triple(LIMITS[operation]) == _triple(sandbox)
 
 
 def test_scaled_limits_share_the_quota() -> None:

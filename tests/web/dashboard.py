@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from klaviyo_sandbox import Behaviour
 
-from klaviyo_sync.sandbox import Behaviour
 from klaviyo_sync.store import Store
 from klaviyo_sync.web import create_app
 from tests.postgres import fresh_postgres, postgres_wanted

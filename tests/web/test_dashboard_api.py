@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+from klaviyo_sandbox import Behaviour
 from openapi_schema_validator import OAS31Validator
 
 from klaviyo_sync.config import Settings
-from klaviyo_sync.sandbox import Behaviour
 from klaviyo_sync.store import Store
 from klaviyo_sync.web import create_app
 

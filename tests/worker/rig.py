@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+from klaviyo_sandbox import Sandbox
+
 from klaviyo_sync.engine import Engine
 from klaviyo_sync.klaviyo import KlaviyoClient
 from klaviyo_sync.mapping import Collections
-from klaviyo_sync.sandbox import Sandbox
 from klaviyo_sync.store import Store
 from klaviyo_sync.worker import Worker, WorkerOptions
 from tests.store.fakes import FakeClock as StoreClock

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from klaviyo_sandbox import FaultRule, RunningSandbox, SandboxConfig, running_sandbox
 
-from klaviyo_sync.sandbox import FaultRule, RunningSandbox, SandboxConfig, running_sandbox
 from klaviyo_sync.store import Store
 from tests.postgres import fresh_postgres
 from tests.serving import wait_for

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from klaviyo_sandbox import FaultRule
 
 from klaviyo_sync.exceptions import KlaviyoAuthError
 from klaviyo_sync.mapping import default_collections
-from klaviyo_sync.sandbox import FaultRule
 from klaviyo_sync.sources import RecordsSource
 from klaviyo_sync.store import retry_delay
 from klaviyo_sync.sync import sync_source

@@ -2,8 +2,9 @@
 
 Copied from ``x-klaviyo-ratelimit`` in Klaviyo's OpenAPI document, revision 2026-07-15. Limits
 are per account and per operation, in fixed windows: ``burst`` per second and ``steady`` per
-minute (and for a few operations ``daily`` per day). Both the client's limiter and the sandbox's
-enforcement read this one table, so they cannot disagree; a test checks it against the spec.
+minute (and for a few operations ``daily`` per day). The client's limiter reads this table; the
+sandbox (klaviyo-sandbox, a separate distribution) enforces its own, ``klaviyo_sandbox.limits``.
+tests/klaviyo/test_limits.py holds the two to each other and to the spec, operation by operation.
 """
 
 from __future__ import annotations
