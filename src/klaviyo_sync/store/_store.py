@@ -33,7 +33,7 @@ from ._activity import (
 from ._audit import audit_record, count_audit_query, list_audit_query
 from ._batch import chunks, put_links, write_batch
 from ._engine import create_store_engine, display_url, write_transaction
-from ._errors import NotFoundError, StoreError
+from ._errors import NotFoundError, StoreError, one_line
 from ._filter import FailureFilter
 from ._migrate import current_revision, upgrade_schema
 from ._queries import (
@@ -86,7 +86,7 @@ def _utc_now() -> datetime:
 def _reason(err: sa.exc.SQLAlchemyError) -> str:
     # The driver's own message, without SQLAlchemy's echo of the statement and its parameters.
     orig = getattr(err, "orig", None)
-    return str(orig) if orig is not None else str(err).split("\n", 1)[0]
+    return one_line(orig) if orig is not None else one_line(str(err).split("\n", 1)[0])
 
 
 class Store:
