@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 import httpx
 
+from .clock import Clock
 from .config import Settings
 from .customer import Customer
 from .draft import parse_destination
 from .engine import Engine, EngineOptions, Guardrails, PlanEntry, PlanReport, RunSummary
 from .exceptions import ConfigError, CustomerNotFoundError, InvalidRecordError
-from .klaviyo import Clock, KlaviyoClient
+from .klaviyo import KlaviyoClient
 from .mapping import CheckMessage, PhoneSettings, check_collections, load_collections
 from .outcome import Outcome
 from .sources import Source, open_source

@@ -28,9 +28,9 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import SecretStr
 
+from ..clock import Clock
 from ..config import DEFAULT_BASE_URL, Settings
 from ..exceptions import ConfigError, KlaviyoUnexpectedError
-from ._clock import Clock
 from ._endpoints import ENDPOINTS, Endpoint
 from ._filters import any_of, equals, value_chunks
 from ._http import Params, Reply, Session, encode
