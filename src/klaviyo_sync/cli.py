@@ -401,12 +401,13 @@ def errors_list(
 ) -> None:
     """List failures, newest first: open, retrying, parked (out of automatic retries)."""
     from .report import failure_json, print_failures
-    from .store import Store
+    from .store import FailureFilter, Store
 
     settings = load_settings(config)
+    where = FailureFilter(kind=kind, text=text, include_resolved=resolved)
     with Store.open(settings.store_url) as store:
-        found = store.list_failures(kind=kind, text=text, include_resolved=resolved, limit=limit)
-        total = store.count_failures(kind=kind, text=text, include_resolved=resolved)
+        found = store.list_failures(where, limit=limit)
+        total = store.count_failures(where)
     if as_json:
         for failure in found:
             click.echo(json.dumps(failure_json(failure), ensure_ascii=False, sort_keys=True))

@@ -1,31 +1,46 @@
 """The one exception tree of klaviyo-sync.
 
 Every error the library raises on purpose is a ``KlaviyoSyncError``. Three marker classes say
-what the caller should do with it, whatever its concrete type:
+what the caller should do with it, whatever its concrete type: ``FatalError`` (stop the run:
+nothing later will go better), ``RetryableError`` (the same request may succeed later) and
+``RecordError`` (this record failed: log it and go on with the others).
+
+This is the whole tree, each class under its first base; ``(+ X)`` names its other bases and
+``[module]`` where a class defined outside this module is imported from. A test
+(``test_exceptions.py``) compares the drawing with the classes themselves: it cannot drift.
 
 ```
 KlaviyoSyncError
- ├── FatalError            stop the run: nothing later will go better (config, auth)
- ├── RetryableError        the same request may succeed later (rate limit, outage, timeout)
- └── RecordError           this record failed; log it and go on with the others
-
- ConfigError ................................. FatalError
-  └── MappingError   a collection or formula is invalid (names collection and row)
- GuardrailError  a run would go past a guardrail (unsubscribes, ...) .. FatalError
- InvalidRecordError  a source record is malformed (names where) ...... RecordError
- CustomerNotFoundError  a manual sync asked for an id the source lacks .. RecordError
- FormulaError        a formula failed on one customer ................. RecordError
- KlaviyoAPIError  (status, code, title, detail, pointer, parameter, request_id, body)
-  ├── KlaviyoAuthError        401, 403 ........ FatalError
-  ├── KlaviyoValidationError  400, 422 ........ RecordError
-  ├── KlaviyoNotFoundError    404 ............. RecordError
-  ├── KlaviyoDuplicateProfileError  409 ....... RecordError  (+ duplicate_profile_id)
-  ├── KlaviyoConflictError    409 other ....... RecordError
-  ├── KlaviyoRateLimitedError 429 ............. RetryableError (+ retry_after)
-  └── KlaviyoUnavailableError 5xx, transport .. RetryableError
-       └── KlaviyoTimeoutError  timed out
- KlaviyoUnexpectedError  any other status ..... RecordError
+├── FatalError
+│   ├── ConfigError                       settings or configuration missing or invalid
+│   │   ├── MappingError                  a collection or row is invalid (names both)
+│   │   │   └── RowError [klaviyo_sync.mapping]  a row that does not compile, with its reason
+│   │   └── WebhookSecretError [klaviyo_sync.web]  the webhook secret is not usable
+│   ├── GuardrailError                    a run would go past a guardrail (unsubscribes, ...)
+│   └── StoreError [klaviyo_sync.store]   the store cannot be opened, read or written
+│       └── NotFoundError (+ LookupError) [klaviyo_sync.store]  no failure or run with that id
+├── RetryableError
+├── RecordError
+│   ├── InvalidRecordError                a source record is malformed (names where)
+│   ├── CustomerNotFoundError             a manual sync asked for an id the source lacks
+│   └── FormulaError                      a formula failed on one customer
+└── KlaviyoAPIError                       (status, code, title, detail, pointer, request_id, ...)
+    ├── KlaviyoAuthError (+ FatalError)                401, 403
+    ├── KlaviyoValidationError (+ RecordError)         400, 422
+    ├── KlaviyoNotFoundError (+ RecordError)           404
+    ├── KlaviyoConflictError (+ RecordError)           409 other than a duplicate profile
+    │   └── KlaviyoDuplicateProfileError               409 duplicate_profile, with the profile's id
+    ├── KlaviyoRateLimitedError (+ RetryableError)     429, with Klaviyo's retry_after
+    ├── KlaviyoUnavailableError (+ RetryableError)     5xx, a refused or dropped connection
+    │   └── KlaviyoTimeoutError                        timed out
+    └── KlaviyoUnexpectedError (+ RecordError)         any other status
 ```
+
+The client's answers become these classes in ``klaviyo/_errors.py`` (``error_from_response``,
+``error_from_transport``); the store raises ``StoreError`` and ``NotFoundError``. Outside the
+tree on purpose: a ``ValueError`` or ``TypeError`` for a call made wrongly (a negative limit, a
+bulk job of no profiles), as Python's own functions raise; and the web app's ``WebError``, an
+HTTP refusal that the app answers with, never raised to a caller of the library.
 
 No message built here ever contains the API key: errors are built from Klaviyo's response and the
 request's method and path, never from its headers.

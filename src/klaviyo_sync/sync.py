@@ -14,16 +14,17 @@ from dataclasses import dataclass
 
 import httpx
 
+from .clock import Clock
 from .config import Settings
 from .customer import Customer
 from .draft import parse_destination
 from .engine import Engine, EngineOptions, Guardrails, PlanEntry, PlanReport, RunSummary
 from .exceptions import ConfigError, CustomerNotFoundError, InvalidRecordError
-from .klaviyo import Clock, KlaviyoClient
+from .klaviyo import KlaviyoClient
 from .mapping import CheckMessage, PhoneSettings, check_collections, load_collections
 from .outcome import Outcome
 from .sources import Source, open_source
-from .store import FailureRecord, NotFoundError, Store, StoreError
+from .store import FailureFilter, FailureRecord, NotFoundError, Store, StoreError
 
 __all__ = [
     "Connections",
@@ -335,7 +336,8 @@ def _chosen_failures(
 ) -> list[FailureRecord]:
     if every:
         chosen: list[FailureRecord] = []
-        while batch := store.list_failures(kind=kind, limit=500, offset=len(chosen)):
+        where = FailureFilter(kind=kind)
+        while batch := store.list_failures(where, limit=500, offset=len(chosen)):
             chosen.extend(batch)
         return chosen
     if not failure_ids:

@@ -28,11 +28,10 @@ import contextlib
 import logging
 import os
 import socket
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from .clock import SYSTEM_CLOCK, Clock
 from .customer import Customer
 from .engine import WORKER_ADVICE, WORKER_WINDOW, Engine, Guard
 from .exceptions import FatalError, GuardrailError, InvalidRecordError
@@ -58,7 +57,10 @@ class WorkerOptions:
 
 
 class Worker:
-    """One worker: claim, run, acknowledge; also requeues retryable failures when they fall due."""
+    """One worker: claim, run, acknowledge; also requeues retryable failures when they fall due.
+
+    ``clock`` times the scans for due retries and the waits between polls.
+    """
 
     def __init__(
         self,
@@ -67,7 +69,7 @@ class Worker:
         *,
         options: WorkerOptions | None = None,
         worker_id: str | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._engine = engine
         self._store = store
@@ -75,8 +77,8 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.processed = 0
         self._wake = asyncio.Event()
-        self._monotonic = monotonic
-        self._next_scan = monotonic()
+        self._clock = clock
+        self._next_scan = clock.monotonic()
         rails = engine.options
         self._guard = None
         if not rails.force:
@@ -168,16 +170,21 @@ class Worker:
             await self._beat("stopped")
 
     async def _maybe_scan_retries(self) -> None:
-        now = self._monotonic()
+        now = self._clock.monotonic()
         if now >= self._next_scan:
             self._next_scan = now + self.options.retry_scan_seconds
             await self.requeue_due_retries()
 
     async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
+        """Wait ``seconds`` on the clock, or less if woken or stopped."""
         self._wake.clear()
-        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        waits = [
+            asyncio.ensure_future(self._wake.wait()),
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(self._clock.sleep(seconds)),
+        ]
         try:
-            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiting in waits:
                 waiting.cancel()

@@ -24,14 +24,21 @@ STAMP = "2026-07-20T10:00:00+00:00"
 
 
 class FakeClock:
-    """Advances instantly on ``sleep`` and records every wait."""
+    """klaviyo-sync's ``Clock`` in fake time, the one for every test: advances instantly on
+    ``sleep`` and records every wait; with ``step``, each read moves it ``step`` seconds too
+    (a formula's deadline is read at every hook, and nothing sleeps there). ``reads`` counts
+    the reads."""
 
-    def __init__(self, start: float = 1_000.0) -> None:
+    def __init__(self, start: float = 1_000.0, *, step: float = 0.0) -> None:
         self.start = start
         self.now = start
+        self.step = step
+        self.reads = 0
         self.sleeps: list[float] = []
 
     def monotonic(self) -> float:
+        self.reads += 1
+        self.now += self.step
         return self.now
 
     async def sleep(self, seconds: float) -> None:

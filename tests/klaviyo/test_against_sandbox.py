@@ -22,6 +22,7 @@ from klaviyo_sandbox import (
     sandbox_transport,
 )
 
+from klaviyo_sync.engine._bulk import wait_for_job
 from klaviyo_sync.exceptions import (
     KlaviyoAuthError,
     KlaviyoDuplicateProfileError,
@@ -175,7 +176,7 @@ async def test_bulk_job_runs_to_complete_with_an_import_error(
     ]
     job = await client.create_bulk_import_job(rows)
     assert job["attributes"]["status"] == "queued"
-    done = await client.wait_for_bulk_import_job(job["id"], poll_interval=0.5)
+    done = await wait_for_job(client, job["id"])
     assert done["attributes"]["status"] == "complete"
     assert (done["attributes"]["completed_count"], done["attributes"]["failed_count"]) == (2, 1)
     assert clock.sleeps, "the job took (fake) time"

@@ -1,13 +1,13 @@
-"""Bulk import jobs: create, poll on the fake clock, read errors and profiles."""
+"""Bulk import jobs: create, read one, read its errors and profiles (the engine polls them:
+``tests/engine/test_bulk_wait.py``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from klaviyo_sync.exceptions import KlaviyoTimeoutError
 from klaviyo_sync.klaviyo import MAX_BULK_IMPORT_BYTES, MAX_BULK_IMPORT_PROFILES, KlaviyoClient
 
-from .fakes import FakeClock, FakeKlaviyo, import_error, job, ok, pages, profile
+from .fakes import FakeKlaviyo, import_error, job, ok, pages, profile
 
 JOBS = "/api/profile-bulk-import-jobs"
 JOB = rf"{JOBS}/[^/]+"
@@ -82,39 +82,12 @@ async def test_largest_allowed_job_is_sent(api: FakeKlaviyo, client: KlaviyoClie
     assert len(api.calls[0].body["data"]["attributes"]["profiles"]["data"]) == 10_000
 
 
-async def test_wait_polls_on_the_clock_until_complete(
-    api: FakeKlaviyo, client: KlaviyoClient, clock: FakeClock
-) -> None:
-    api.on(
-        "GET",
-        JOB,
-        ok(job("J1", "queued"), f"{JOBS}/J1"),
-        ok(job("J1", "processing"), f"{JOBS}/J1"),
-        ok(job("J1", "processing"), f"{JOBS}/J1"),
-        ok(job("J1", "complete", total=3, failed=1), f"{JOBS}/J1"),
-    )
-
-    done = await client.wait_for_bulk_import_job("J1", poll_interval=2.0)
-
-    assert done["attributes"]["status"] == "complete"
-    assert done["attributes"]["failed_count"] == 1
-    assert clock.sleeps == [2.0, 2.0, 2.0]
-    assert [c.path for c in api.calls] == [f"{JOBS}/J1"] * 4
-
-
-async def test_wait_gives_up_after_timeout(
-    api: FakeKlaviyo, client: KlaviyoClient, clock: FakeClock
-) -> None:
-    api.on("GET", JOB, ok(job("J1", "processing"), f"{JOBS}/J1"))
-    with pytest.raises(KlaviyoTimeoutError, match="J1 not finished after 5"):
-        await client.wait_for_bulk_import_job("J1", poll_interval=2.0, timeout=5.0)
-    assert clock.sleeps == [2.0, 2.0, 1.0]
-    assert len(api.calls) == 4
-
-
-async def test_cancelled_job_ends_the_wait(api: FakeKlaviyo, client: KlaviyoClient) -> None:
-    api.on("GET", JOB, ok(job("J1", "cancelled"), f"{JOBS}/J1"))
-    assert (await client.wait_for_bulk_import_job("J1"))["attributes"]["status"] == "cancelled"
+async def test_a_job_is_read_by_id(api: FakeKlaviyo, client: KlaviyoClient) -> None:
+    api.on("GET", JOB, ok(job("J1", "complete", total=3, failed=1), f"{JOBS}/J1"))
+    read = await client.get_bulk_import_job("J1", carrying=3)
+    assert (read["id"], read["attributes"]["status"]) == ("J1", "complete")
+    assert read["attributes"]["failed_count"] == 1
+    assert [c.path for c in api.calls] == [f"{JOBS}/J1"]
 
 
 async def test_import_errors_and_profiles_are_paged(

@@ -38,6 +38,7 @@ from klaviyo_sync.mapping._limits import (
     FormulaLimitError,
     weight,
 )
+from tests.klaviyo.fakes import FakeClock
 from tests.world import World
 
 from .factories import bare
@@ -50,20 +51,6 @@ FIVE_FOLD = "FirstName" + " | list | string" * 10
 SORT_JOIN = "((FirstName * 3000)" + " | list | sort | join" * 8 + ")"
 NESTED_FILTERS = "FirstName" + " | lower" * 200
 NESTED_BRACKETS = "(" * 200 + "FirstName" + ")" * 200
-
-
-class FakeClock:
-    """A clock that moves ``step`` seconds each time it is read."""
-
-    def __init__(self, step: float) -> None:
-        self.now = 0.0
-        self.step = step
-        self.reads = 0
-
-    def __call__(self) -> float:
-        self.reads += 1
-        self.now += self.step
-        return self.now
 
 
 def compiled(formula: str, clock: FakeClock | None = None) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from klaviyo_sync.outcome import FAILURE_KINDS, Failure, Outcome
-from klaviyo_sync.store import FailureRecord, NotFoundError, Store
+from klaviyo_sync.store import FailureFilter, FailureRecord, NotFoundError, Store
 from klaviyo_sync.store._queries import list_failures_query
 from klaviyo_sync.store._schema import links, outcomes
 
@@ -49,25 +50,102 @@ def test_listed_newest_first(logged: Store) -> None:
 
 
 def test_filtered_by_kind(logged: Store) -> None:
-    assert _ids(logged.list_failures(kind="phone_rejected")) == ["cust-4", "cust-1"]
-    assert logged.count_failures(kind="phone_rejected") == 2
-    assert logged.list_failures(kind="auth") == []
+    phone = FailureFilter(kind="phone_rejected")
+    assert _ids(logged.list_failures(phone)) == ["cust-4", "cust-1"]
+    assert logged.count_failures(phone) == 2
+    assert logged.list_failures(FailureFilter(kind="auth")) == []
 
 
 def test_searched_by_message_or_customer_id_ignoring_case(logged: Store) -> None:
-    assert _ids(logged.list_failures(text="PHONE")) == ["cust-4", "cust-2", "cust-1"]
-    assert _ids(logged.list_failures(text="cust-3")) == ["CUST-3"]
-    assert _ids(logged.list_failures(text="jsonl:7")) == [None]
+    def found(text: str) -> list[str | None]:
+        return _ids(logged.list_failures(FailureFilter(text=text)))
+
+    assert found("PHONE") == ["cust-4", "cust-2", "cust-1"]
+    assert found("cust-3") == ["CUST-3"]
+    assert found("jsonl:7") == [None]
     # % and _ are literal, not wildcards.
-    assert _ids(logged.list_failures(text="100%")) == ["cust-4"]
-    assert logged.list_failures(text="1_0") == []
-    assert logged.count_failures(text="phone") == 3
+    assert found("100%") == ["cust-4"]
+    assert found("1_0") == []
+    assert logged.count_failures(FailureFilter(text="phone")) == 3
 
 
 def test_filtered_by_customer_and_retryable(logged: Store) -> None:
-    assert _ids(logged.list_failures(customer_id="cust-2")) == ["cust-2"]
-    assert _ids(logged.list_failures(retryable=True)) == ["CUST-3"]
-    assert logged.count_failures(retryable=False) == 4
+    assert _ids(logged.list_failures(FailureFilter(customer_id="cust-2"))) == ["cust-2"]
+    assert _ids(logged.list_failures(FailureFilter(customer_id="CUST-2"))) == [], "exact id"
+    assert _ids(logged.list_failures(FailureFilter(retryable=True))) == ["CUST-3"]
+    assert logged.count_failures(FailureFilter(retryable=False)) == 4
+
+
+def test_every_field_set_is_required_at_once(logged: Store) -> None:
+    logged.resolve_failure(logged.list_failures(FailureFilter(customer_id="cust-1"))[0].id)
+    every = FailureFilter(
+        kind="phone_rejected",
+        text="phone",
+        customer_id="cust-1",
+        retryable=False,
+        include_resolved=True,
+    )
+    assert _ids(logged.list_failures(every)) == ["cust-1"]
+    for other in (
+        dataclasses.replace(every, kind="no_identifier"),
+        dataclasses.replace(every, text="100%"),
+        dataclasses.replace(every, customer_id="cust-4"),
+        dataclasses.replace(every, retryable=True),
+        dataclasses.replace(every, include_resolved=False),
+    ):
+        assert "cust-1" not in _ids(logged.list_failures(other)), other
+    # With another customer, the other fields still hold: cust-4 is taken instead.
+    assert _ids(logged.list_failures(dataclasses.replace(every, customer_id="cust-4"))) == [
+        "cust-4"
+    ]
+
+
+def test_the_default_filter_is_every_open_failure_and_empty_text_filters_nothing(
+    logged: Store,
+) -> None:
+    everything = _ids(logged.list_failures())
+    assert _ids(logged.list_failures(FailureFilter())) == everything
+    assert _ids(logged.list_failures(FailureFilter(text=""))) == everything
+    assert logged.count_failures(FailureFilter(text="")) == logged.count_failures() == 5
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        FailureFilter(),
+        FailureFilter(kind="phone_rejected"),
+        FailureFilter(text="PHONE", include_resolved=True),
+        FailureFilter(customer_id="cust-2", include_resolved=True),
+        FailureFilter(retryable=False, text="cust"),
+        FailureFilter(kind="auth"),
+    ],
+    ids=repr,
+)
+def test_a_list_and_a_count_take_the_same_failures(logged: Store, where: FailureFilter) -> None:
+    logged.resolve_failure(logged.list_failures(FailureFilter(customer_id="cust-2"))[0].id)
+    listed = logged.list_failures(where, limit=100)
+    assert logged.count_failures(where) == len(listed)
+    assert all(where.include_resolved or f.is_open for f in listed)
+
+
+def test_keywords_are_a_shorthand_for_the_filter(logged: Store) -> None:
+    where = FailureFilter(kind="phone_rejected", text="phone")
+    assert logged.list_failures(kind="phone_rejected", text="phone") == logged.list_failures(where)
+    assert logged.count_failures(kind="phone_rejected", text="phone") == logged.count_failures(
+        where
+    )
+    with pytest.raises(TypeError, match="not both"):
+        logged.list_failures(where, kind="auth")
+    with pytest.raises(TypeError, match="state"):
+        logged.count_failures(state="parked")
+
+
+def test_a_filter_is_a_value() -> None:
+    where = FailureFilter(kind="auth", text="key")
+    assert where == FailureFilter(kind="auth", text="key")
+    assert len({where, FailureFilter(kind="auth", text="key")}) == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        where.kind = "invalid"  # type: ignore[misc]
 
 
 def test_paged_with_limit_and_offset(logged: Store) -> None:
@@ -123,10 +201,12 @@ def test_ten_thousand_failures_page_newest_first(store: Store, clock: FakeClock)
     # Newest batch first, and inside a batch (same last_seen) the highest id first.
     assert _ids(page) == [f"c{n:05d}" for n in range(4_999, 4_949, -1)]
     kind = FAILURE_KINDS[3]
-    by_kind = store.list_failures(kind=kind, limit=10, offset=100)
+    by_kind = store.list_failures(FailureFilter(kind=kind), limit=10, offset=100)
     assert {f.kind for f in by_kind} == {kind}
     assert len(by_kind) == 10
-    assert store.count_failures(kind=kind) == len(range(3, 10_000, len(FAILURE_KINDS)))
+    assert store.count_failures(FailureFilter(kind=kind)) == len(
+        range(3, 10_000, len(FAILURE_KINDS))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +245,7 @@ def _plan(store: Store, query: sa.Select) -> str:  # type: ignore[type-arg]
 def test_failure_pages_are_read_through_an_index(
     big_sqlite: Store, filters: dict[str, Any], index: str, ordered_by_index: bool
 ) -> None:
-    plan = _plan(big_sqlite, list_failures_query(limit=50, offset=9_000, **filters))
+    plan = _plan(big_sqlite, list_failures_query(FailureFilter(**filters), limit=50, offset=9_000))
     assert index in plan, plan
     if ordered_by_index:
         # The index gives the order: no sorting of the whole log for one page.

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from klaviyo_sync.store import StoreError
+from klaviyo_sync.store import FailureFilter, StoreError
 from klaviyo_sync.store._queries import list_failures_query
 from klaviyo_sync.store._schema import links
 from klaviyo_sync.store._upsert import upsert_statement
@@ -31,6 +31,6 @@ def test_another_database_is_refused_by_name() -> None:
 
 def test_search_is_case_insensitive_on_postgresql() -> None:
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    sql = str(list_failures_query(text="Phone").compile(dialect=dialect))
+    sql = str(list_failures_query(FailureFilter(text="Phone")).compile(dialect=dialect))
     assert "ILIKE" in sql
     assert "ORDER BY failures.last_seen DESC, failures.id DESC" in sql

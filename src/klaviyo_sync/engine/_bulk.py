@@ -99,7 +99,7 @@ from ._plan import BatchPlan, BatchResult, Planned
 from ._planner import conflict_outcome, duplicate_of
 from ._writer import Attempt, Writer, Written, adopt
 
-__all__ = ["BulkWriter"]
+__all__ = ["BulkWriter", "wait_for_job"]
 
 log = logging.getLogger("klaviyo_sync.engine")
 
@@ -132,6 +132,48 @@ _ALONE = _Alone(reroute=False)
 _REROUTE = _Alone(reroute=True)
 
 _Result = Attempt | _Created | _Alone
+
+
+async def wait_for_job(
+    client: KlaviyoClient,
+    job_id: str,
+    *,
+    carrying: int = 1,
+    poll: Callable[[], Iterator[float]] = poll_delays,
+    # A deadline on the client's clock (fake time in tests), which asyncio.timeout cannot give.
+    timeout: float = 3600.0,  # noqa: ASYNC109
+) -> dict[str, Any]:
+    """Poll the bulk import job until it is ``complete`` or ``cancelled`` and return it, waiting
+    ``poll``'s delays on the client's clock before each poll.
+
+    A poll that failed (a RetryableError, after all its tries: ``carrying``, the job's profile
+    count, makes each as patient as the job) is not the job failing, so it is polled again:
+    only ``_FAILED_POLLS`` failed polls in a row raise that error. Past ``timeout`` seconds,
+    KlaviyoTimeoutError; the job runs on at Klaviyo either way.
+    """
+    clock = client.clock
+    deadline = clock.monotonic() + timeout
+    failures = 0
+    for delay in poll():
+        await clock.sleep(delay)
+        try:
+            job = await client.get_bulk_import_job(job_id, carrying=carrying)
+        except RetryableError as err:
+            failures += 1
+            if failures >= _FAILED_POLLS:
+                raise
+            log.warning("bulk import job %s: a poll failed, polling again: %s", job_id, err)
+        else:
+            failures = 0
+            if (job.get("attributes") or {}).get("status") in _DONE:
+                return job
+        if clock.monotonic() >= deadline:
+            break
+    raise KlaviyoTimeoutError(
+        f"bulk import job {job_id} not finished after {timeout:.0f}s",
+        method="GET",
+        path=f"{JOB_PATH}/{job_id}",
+    )
 
 
 class BulkWriter:
@@ -204,7 +246,9 @@ class BulkWriter:
                 raise
             return [_ALONE] * len(rows)
         job_id = str(job["id"])
-        finished = await self._wait(job_id, len(rows))
+        finished = await wait_for_job(
+            self._client, job_id, carrying=len(rows), poll=self._poll, timeout=self._timeout
+        )
         attributes = finished.get("attributes") or {}
         if attributes.get("status") != "complete":
             raise KlaviyoUnavailableError(
@@ -253,33 +297,6 @@ class BulkWriter:
             for i, result in zip(rest, resent, strict=True):
                 results[i] = _left_out(result, rows[i]) if i in retried else result
         return [_present(result) for result in results]
-
-    async def _wait(self, job_id: str, carrying: int) -> dict[str, Any]:
-        """Poll the job until it is done, backing off; past the timeout, KlaviyoTimeoutError.
-        A poll that failed is asked again, up to ``_FAILED_POLLS`` in a row."""
-        clock = self._client.clock
-        deadline = clock.monotonic() + self._timeout
-        failures = 0
-        for delay in self._poll():
-            await clock.sleep(delay)
-            try:
-                job = await self._client.get_bulk_import_job(job_id, carrying=carrying)
-            except RetryableError as err:
-                failures += 1
-                if failures >= _FAILED_POLLS:
-                    raise
-                log.warning("bulk import job %s: a poll failed, polling again: %s", job_id, err)
-            else:
-                failures = 0
-                if (job.get("attributes") or {}).get("status") in _DONE:
-                    return job
-            if clock.monotonic() >= deadline:
-                break
-        raise KlaviyoTimeoutError(
-            f"bulk import job {job_id} not finished after {self._timeout:.0f}s",
-            method="GET",
-            path=f"{JOB_PATH}/{job_id}",
-        )
 
     async def _errors(self, job_id: str, rows: list[Row]) -> dict[int, KlaviyoAPIError]:
         """Each import error of the job, by the index of the row it belongs to."""

@@ -134,11 +134,6 @@ class ListDirectory:
     async def get(self, name: str) -> KlaviyoList | None:
         return (await self.load()).get(name)
 
-    @property
-    def known(self) -> Mapping[str, KlaviyoList] | None:
-        """The lists, if they were read already (None: not yet)."""
-        return self._by_name
-
 
 @dataclass(slots=True)
 class ConsentResult:

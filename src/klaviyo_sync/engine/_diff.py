@@ -516,16 +516,6 @@ def _owned_by_klaviyo(draft: Draft, before: Before, existing: bool, row: str) ->
     return existing and before.klaviyo == "unsubscribed" and row not in draft.overrides
 
 
-def _merged(
-    old: Any, new: Mapping[str, bool], prefix: str, unsettled: frozenset[str]
-) -> dict[str, bool]:
-    merged = dict(old or {})
-    for name, want in new.items():
-        if f"{prefix}:{name}" not in unsettled:
-            merged[name] = want
-    return merged
-
-
 def _profile_fields(attributes: Mapping[str, Any]) -> dict[str, Any]:
     # Klaviyo's read-only and derived attributes are not fields a mapping can write.
     skip = ("subscriptions", "predictive_analytics", "created", "updated", "last_event_date")

@@ -116,10 +116,6 @@ class PlanReport:
     confirming: Counter[str | None] = field(default_factory=Counter)
     """customers whose subscription would send a consent email and wait for it: by list name,
     None for a subscription without a list (``SubscribeProfile``)"""
-    list_opt_in: dict[str, str] = field(default_factory=dict)
-    """each Klaviyo list's opt-in process by name, when they were read"""
-    account_opt_in: str | None = None
-    """the account's opt-in process, which a subscription without a list follows, when known"""
     drifted: int = 0
     """``--live``: customers a sync leaves unchanged whose profile in Klaviyo differs"""
 

@@ -226,10 +226,6 @@ class Engine:
                 if on_entry is not None:
                     on_entry(entry)
         report.judge(None if self.options.force else self.options.guardrails)
-        report.account_opt_in = self.options.account_opt_in
-        known = self.consent.lists.known
-        if known is not None:
-            report.list_opt_in = {name: item.opt_in_process for name, item in known.items()}
         return report
 
     async def _after(

@@ -11,6 +11,7 @@ Every call is rate limited per operation (``RateLimiter``), retried when it may 
 
 from __future__ import annotations
 
+from ..clock import Clock, SystemClock
 from ._client import (
     MAX_BULK_IMPORT_BYTES,
     MAX_BULK_IMPORT_PROFILES,
@@ -23,7 +24,6 @@ from ._client import (
     Saved,
     SubscriptionTarget,
 )
-from ._clock import Clock, SystemClock
 from ._errors import error_from_response, error_from_transport
 from ._filters import any_of, equals
 from ._http import PARTIAL_FAILURE, REVISION, USER_AGENT, partial_failure

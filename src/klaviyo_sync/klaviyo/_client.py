@@ -28,9 +28,9 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import SecretStr
 
+from ..clock import Clock
 from ..config import DEFAULT_BASE_URL, Settings
-from ..exceptions import ConfigError, KlaviyoTimeoutError, KlaviyoUnexpectedError
-from ._clock import Clock
+from ..exceptions import ConfigError, KlaviyoUnexpectedError
 from ._endpoints import ENDPOINTS, Endpoint
 from ._filters import any_of, equals, value_chunks
 from ._http import Params, Reply, Session, encode
@@ -62,7 +62,6 @@ MAX_BULK_IMPORT_BYTES = 5_000_000
 MAX_SUBSCRIBE_PER_CALL = 1_000
 MAX_UNSUBSCRIBE_PER_CALL = 100
 MAX_LIST_MEMBERS_PER_CALL = 1_000
-BULK_JOB_DONE = frozenset({"complete", "cancelled"})
 
 
 @dataclass(slots=True, frozen=True)
@@ -335,37 +334,6 @@ class KlaviyoClient:
         params = {"page[size]": MAX_PAGE_SIZE}
         async for profile in self._pages(operation, id=job_id, params=params):
             yield profile
-
-    async def wait_for_bulk_import_job(
-        self,
-        job_id: str,
-        *,
-        poll_interval: float = 1.0,
-        # A deadline on fake time, which asyncio.timeout cannot give.
-        timeout: float | None = None,  # noqa: ASYNC109
-    ) -> Resource:
-        """Poll until the job is ``complete`` or ``cancelled`` and return it.
-
-        Past ``timeout`` seconds (on the client's clock) raises KlaviyoTimeoutError; the job
-        keeps running at Klaviyo and can be waited for again.
-        """
-        clock = self.clock
-        deadline = None if timeout is None else clock.monotonic() + timeout
-        while True:
-            job = await self.get_bulk_import_job(job_id)
-            if job.get("attributes", {}).get("status") in BULK_JOB_DONE:
-                return job
-            now = clock.monotonic()
-            if deadline is not None and now >= deadline:
-                path = ENDPOINTS["get_bulk_import_profiles_job"].path(id=job_id)
-                raise KlaviyoTimeoutError(
-                    f"bulk import job {job_id} not finished after {timeout}s",
-                    method="GET",
-                    path=path,
-                    body=job,
-                )
-            wait = poll_interval if deadline is None else min(poll_interval, deadline - now)
-            await clock.sleep(wait)
 
     # -- consent -----------------------------------------------------------------------------
 

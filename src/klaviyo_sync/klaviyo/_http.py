@@ -16,13 +16,13 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from ..clock import Clock, SystemClock
 from ..exceptions import (
     KlaviyoAPIError,
     KlaviyoRateLimitedError,
     KlaviyoUnexpectedError,
     KlaviyoValidationError,
 )
-from ._clock import Clock, SystemClock
 from ._endpoints import Endpoint
 from ._errors import error_from_response, error_from_transport
 from ._ratelimit import RateLimiter

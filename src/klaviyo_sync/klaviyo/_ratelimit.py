@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from ._clock import Clock, SystemClock
+from ..clock import Clock, SystemClock
 from .limits import LIMITS, RateLimit
 
 __all__ = ["RateLimiter"]

@@ -108,7 +108,7 @@ customer fails with a FormulaError and the others go on.
 from __future__ import annotations
 
 from ._check import CheckMessage, check_collections
-from ._compile import CompiledCollection, compile_collection
+from ._compile import CompiledCollection, RowError, compile_collection
 from ._file import default_collections, load_collections
 from ._model import Collection, Collections, MappingRow, PhoneSettings
 
@@ -119,6 +119,7 @@ __all__ = [
     "CompiledCollection",
     "MappingRow",
     "PhoneSettings",
+    "RowError",
     "check_collections",
     "compile_collection",
     "default_collections",

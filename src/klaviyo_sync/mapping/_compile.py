@@ -13,7 +13,6 @@ maps, so "left as it is because the source was empty" can be told from "not mapp
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -21,11 +20,11 @@ from typing import Any, Final
 
 import phonenumbers
 
+from ..clock import SYSTEM_CLOCK, Clock
 from ..customer import Customer
 from ..draft import CLEAR, Destination, Draft, parse_destination
 from ..exceptions import FormulaError, MappingError
 from ._formula import FormulaScope, FormulaSyntaxError, compile_formula
-from ._limits import Clock
 from ._model import KINDS, ON_VALUES, WHEN_EMPTY, Collection, MappingRow, PhoneSettings
 from ._values import Unusable, lookup_path, parse_path, to_bool, to_json, to_text
 
@@ -226,7 +225,7 @@ def _field_key(target: Destination) -> str | None:
 
 
 def compile_collection(
-    collection: Collection, *, phone: PhoneSettings, clock: Clock = time.monotonic
+    collection: Collection, *, phone: PhoneSettings, clock: Clock = SYSTEM_CLOCK
 ) -> CompiledCollection:
     """Compile every row once; the first problem raises MappingError naming collection and row.
 
@@ -264,7 +263,7 @@ def region_problem(phone: PhoneSettings) -> str | None:
 
 
 def compile_rows(
-    collection: Collection, *, clock: Clock = time.monotonic
+    collection: Collection, *, clock: Clock = SYSTEM_CLOCK
 ) -> tuple[tuple[_CompiledRow, ...], list[RowError]]:
     """Compile every row, collecting every problem instead of stopping at the first."""
     compiled: list[_CompiledRow] = []

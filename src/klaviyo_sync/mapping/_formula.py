@@ -31,7 +31,6 @@ from __future__ import annotations
 import ast
 import difflib
 import re
-import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, Literal, TypeGuard
 
@@ -53,13 +52,13 @@ from jinja2.runtime import Context, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
+from ..clock import SYSTEM_CLOCK, Clock
 from ..customer import Address, Customer
 from ..phone import normalize_phone
 from ..storable import is_storable
 from ._limits import (
     MAX_DEPTH,
     MAX_TEXT,
-    Clock,
     FormulaLimitError,
     check_product,
     check_repeat,
@@ -275,7 +274,7 @@ class Formula:
         text: str,
         expression: TemplateExpression,
         fast: _FastReader | None = None,
-        clock: Clock = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.text = text
         self._expression = expression
@@ -307,7 +306,7 @@ class Formula:
         return f"Formula({self.text!r})"
 
 
-def compile_formula(text: str, *, clock: Clock = time.monotonic) -> Formula:
+def compile_formula(text: str, *, clock: Clock = SYSTEM_CLOCK) -> Formula:
     """Parse, vet and compile one formula, or raise FormulaSyntaxError saying what is wrong.
 
     ``clock`` gives the time for the formula's deadlines, here and each time it runs.

@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any, Final
 
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
+
+from ..clock import SYSTEM_CLOCK, Clock
 
 __all__ = [
     "MAX_DEPTH",
@@ -47,7 +48,6 @@ __all__ = [
     "MAX_TEXT",
     "SECONDS",
     "Budget",
-    "Clock",
     "FormulaLimitError",
     "check_product",
     "check_repeat",
@@ -71,8 +71,6 @@ SECONDS: Final = 0.5
 # each bracket; a real formula nests fewer than ten levels.
 MAX_DEPTH: Final = 32
 
-Clock = Callable[[], float]
-
 
 class FormulaLimitError(SecurityError):
     """A formula went past one of its limits; the message says which."""
@@ -90,20 +88,20 @@ class Budget:
     reach a hook, so they never read the clock.
     """
 
-    __slots__ = ("clock", "deadline", "made", "seconds")
+    __slots__ = ("deadline", "made", "now", "seconds")
 
     def __init__(self) -> None:
-        self.start(time.monotonic)
+        self.start(SYSTEM_CLOCK)
 
     def start(self, clock: Clock, seconds: float = SECONDS) -> None:
-        self.clock = clock
+        self.now = clock.monotonic  # the bound method: the hooks read it on every call
         self.seconds = seconds
         self.deadline = -math.inf  # not started: the first tick is late, and starts it
         self.made = 0
 
     def tick(self) -> None:
         """Fail once the deadline has passed; every hook does this before it works."""
-        now = self.clock()
+        now = self.now()
         if now > self.deadline:
             self.late(now)
 
@@ -245,7 +243,7 @@ def limited(function: Callable[..., Any], *, makes: bool = True) -> Callable[...
         def filter_(*args: Any, **kwargs: Any) -> Any:
             # Budget.tick and Budget.take written out: this runs for every filter call.
             spend = current.budget
-            now = spend.clock()
+            now = spend.now()
             if now > spend.deadline:
                 spend.late(now)
             result = function(*args, **kwargs)

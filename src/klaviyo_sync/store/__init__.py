@@ -10,6 +10,14 @@ with Store.open("sqlite:///klaviyo-sync.db") as store:
     store.finish_run(run_id, {"created": 10, "failed": 1})
 ```
 
+The error log is read through a ``FailureFilter``, the one description of which failures a
+list or a count takes (the command line's ``errors list`` and the dashboard build it):
+
+```python
+page = store.list_failures(FailureFilter(kind="phone_rejected", text="+1555"), limit=50)
+total = store.count_failures(FailureFilter(kind="phone_rejected", text="+1555"))
+```
+
 Every consent or list change a batch made is in the audit (``list_audit``). An identity
 conflict is settled by a person with ``link_by_hand(failure_id, profile_id, note=...)``: the
 customer is linked to the chosen profile and sent there in full by the next run.
@@ -30,6 +38,7 @@ opened. No API key is ever stored: details pass through :func:`redact` on the wa
 from __future__ import annotations
 
 from ._errors import NotFoundError, StoreError
+from ._filter import FailureFilter
 from ._records import (
     EVENT_STATUSES,
     AuditRecord,
@@ -51,6 +60,7 @@ __all__ = [
     "AuditRecord",
     "EventRecord",
     "EventStatus",
+    "FailureFilter",
     "FailureRecord",
     "NotFoundError",
     "QueueEntry",

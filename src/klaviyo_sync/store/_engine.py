@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
-from ._errors import StoreError
+from ._errors import StoreError, one_line
 
 __all__ = ["create_store_engine", "display_url", "parse_url", "write_transaction"]
 
@@ -49,7 +49,7 @@ def create_store_engine(url: str | URL) -> sa.Engine:
         engine = sa.create_engine(parsed, **kwargs)
     except (sa.exc.ArgumentError, ImportError) as err:
         where = parsed.render_as_string(hide_password=True)
-        raise StoreError(f"cannot use the store at {where}: {err}") from None
+        raise StoreError(f"cannot use the store at {where}: {one_line(err)}") from None
     if engine.dialect.name == "sqlite":
         _set_up_sqlite(engine)
     return engine

@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
 from ._engine import write_transaction
-from ._errors import StoreError
+from ._errors import StoreError, one_line
 
 __all__ = ["MIGRATIONS", "alembic_config", "current_revision", "head_revision", "upgrade_schema"]
 
@@ -67,7 +67,8 @@ def upgrade_schema(engine: sa.Engine, *, where: str) -> bool:
             command.upgrade(alembic_config(conn), "head")
     except CommandError as err:
         raise StoreError(
-            f"cannot upgrade the store at {where}: {err} (was it written by a newer klaviyo-sync?)"
+            f"cannot upgrade the store at {where}: {one_line(err)} "
+            "(was it written by a newer klaviyo-sync?)"
         ) from None
     return True
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ._filter import FailureFilter
 from ._schema import failures
 
 __all__ = [
@@ -19,79 +20,44 @@ __all__ = [
 ]
 
 
-def _filters(
-    *,
-    kind: str | None,
-    text: str | None,
-    customer_id: str | None,
-    retryable: bool | None,
-    include_resolved: bool,
-) -> list[sa.ColumnElement[bool]]:
-    where: list[sa.ColumnElement[bool]] = []
-    if not include_resolved:
-        where.append(failures.c.resolved_at.is_(None))
-    if kind is not None:
-        where.append(failures.c.kind == kind)
-    if customer_id is not None:
-        where.append(failures.c.customer_id == customer_id)
-    if retryable is not None:
-        where.append(failures.c.retryable.is_(retryable))
-    if text:
+def _where(where: FailureFilter) -> list[sa.ColumnElement[bool]]:
+    found: list[sa.ColumnElement[bool]] = []
+    if not where.include_resolved:
+        found.append(failures.c.resolved_at.is_(None))
+    if where.kind is not None:
+        found.append(failures.c.kind == where.kind)
+    if where.customer_id is not None:
+        found.append(failures.c.customer_id == where.customer_id)
+    if where.retryable is not None:
+        found.append(failures.c.retryable.is_(where.retryable))
+    if where.text:
         # Case-insensitive on both backends (ILIKE on PostgreSQL); % and _ in text are literal.
-        where.append(
+        found.append(
             sa.or_(
-                failures.c.message.icontains(text, autoescape=True),
-                failures.c.customer_id.icontains(text, autoescape=True),
+                failures.c.message.icontains(where.text, autoescape=True),
+                failures.c.customer_id.icontains(where.text, autoescape=True),
             )
         )
-    return where
+    return found
 
 
 def list_failures_query(
-    *,
-    kind: str | None = None,
-    text: str | None = None,
-    customer_id: str | None = None,
-    retryable: bool | None = None,
-    include_resolved: bool = False,
-    limit: int = 50,
-    offset: int = 0,
+    where: FailureFilter, *, limit: int = 50, offset: int = 0
 ) -> sa.Select[Any]:
     """Newest first; the id breaks ties so paging never repeats or skips an entry."""
     if limit < 0 or offset < 0:
         raise ValueError(f"limit and offset must not be negative (got {limit}, {offset})")
-    where = _filters(
-        kind=kind,
-        text=text,
-        customer_id=customer_id,
-        retryable=retryable,
-        include_resolved=include_resolved,
-    )
     return (
         sa.select(failures)
-        .where(*where)
+        .where(*_where(where))
         .order_by(failures.c.last_seen.desc(), failures.c.id.desc())
         .limit(limit)
         .offset(offset)
     )
 
 
-def count_failures_query(
-    *,
-    kind: str | None = None,
-    text: str | None = None,
-    customer_id: str | None = None,
-    retryable: bool | None = None,
-    include_resolved: bool = False,
-) -> sa.Select[Any]:
-    where = _filters(
-        kind=kind,
-        text=text,
-        customer_id=customer_id,
-        retryable=retryable,
-        include_resolved=include_resolved,
-    )
-    return sa.select(sa.func.count()).select_from(failures).where(*where)
+def count_failures_query(where: FailureFilter) -> sa.Select[Any]:
+    return sa.select(sa.func.count()).select_from(failures).where(*_where(where))
 
 
 def due_retries_query(now: datetime, *, limit: int, max_attempts: int) -> sa.Select[Any]:

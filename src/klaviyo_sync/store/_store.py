@@ -33,7 +33,8 @@ from ._activity import (
 from ._audit import audit_record, count_audit_query, list_audit_query
 from ._batch import chunks, put_links, write_batch
 from ._engine import create_store_engine, display_url, write_transaction
-from ._errors import NotFoundError, StoreError
+from ._errors import NotFoundError, StoreError, one_line
+from ._filter import FailureFilter
 from ._migrate import current_revision, upgrade_schema
 from ._queries import (
     count_failures_query,
@@ -85,7 +86,7 @@ def _utc_now() -> datetime:
 def _reason(err: sa.exc.SQLAlchemyError) -> str:
     # The driver's own message, without SQLAlchemy's echo of the statement and its parameters.
     orig = getattr(err, "orig", None)
-    return str(orig) if orig is not None else str(err).split("\n", 1)[0]
+    return one_line(orig) if orig is not None else one_line(str(err).split("\n", 1)[0])
 
 
 class Store:
@@ -323,45 +324,23 @@ class Store:
 
     def list_failures(
         self,
+        where: FailureFilter | None = None,
+        /,
         *,
-        kind: str | None = None,
-        text: str | None = None,
-        customer_id: str | None = None,
-        retryable: bool | None = None,
-        include_resolved: bool = False,
         limit: int = 50,
         offset: int = 0,
+        **criteria: Any,
     ) -> list[FailureRecord]:
-        """Failures newest first (by ``last_seen``). ``text`` matches, ignoring case, part of
-        the message or of the customer id; open ones only unless ``include_resolved``."""
-        query = list_failures_query(
-            kind=kind,
-            text=text,
-            customer_id=customer_id,
-            retryable=retryable,
-            include_resolved=include_resolved,
-            limit=limit,
-            offset=offset,
-        )
+        """The failures ``where`` takes (every open one by default), newest first (by
+        ``last_seen``). The keywords ``kind=``, ``text=``, ... are a shorthand for
+        ``FailureFilter(kind=..., text=...)``."""
+        query = list_failures_query(_filter(where, criteria), limit=limit, offset=offset)
         with self._read("list failures") as conn:
             return [_failure(row) for row in conn.execute(query)]
 
-    def count_failures(
-        self,
-        *,
-        kind: str | None = None,
-        text: str | None = None,
-        customer_id: str | None = None,
-        retryable: bool | None = None,
-        include_resolved: bool = False,
-    ) -> int:
-        query = count_failures_query(
-            kind=kind,
-            text=text,
-            customer_id=customer_id,
-            retryable=retryable,
-            include_resolved=include_resolved,
-        )
+    def count_failures(self, where: FailureFilter | None = None, /, **criteria: Any) -> int:
+        """How many failures ``where`` takes; the keywords as for ``list_failures``."""
+        query = count_failures_query(_filter(where, criteria))
         with self._read("count failures") as conn:
             return int(conn.execute(query).scalar_one())
 
@@ -705,6 +684,14 @@ def _outcome(row: sa.Row[Any]) -> Outcome:
         detail=dict(row.detail),
         failure=failure,
     )
+
+
+def _filter(where: FailureFilter | None, criteria: dict[str, Any]) -> FailureFilter:
+    if where is None:
+        return FailureFilter(**criteria)
+    if criteria:
+        raise TypeError(f"give a FailureFilter or its fields, not both ({', '.join(criteria)})")
+    return where
 
 
 def _failure(row: sa.Row[Any]) -> FailureRecord:

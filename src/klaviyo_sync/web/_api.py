@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 
 from ..outcome import FailureKind, OutcomeKind
+from ..store import FailureFilter
 from ._auth import CSRF_HEADER, Gate, Principal
 from ._chart import Range
 from ._errors import ErrorResponse
@@ -79,14 +80,13 @@ def api_router(monitor: Monitor, gate: Gate) -> APIRouter:
         limit: LimitQuery = 50,
         offset: OffsetQuery = 0,
     ) -> FailurePage:
-        return await monitor.failures(
+        where = FailureFilter(
             kind=kind,
-            text=text,
-            customer_id=customer_id,
+            text=text or None,
+            customer_id=customer_id or None,
             include_resolved=include_resolved,
-            limit=limit,
-            offset=offset,
         )
+        return await monitor.failures(where, limit=limit, offset=offset)
 
     @router.get(
         "/failures/{failure_id}",

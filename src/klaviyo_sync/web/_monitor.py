@@ -26,7 +26,7 @@ from ..exceptions import (
 from ..klaviyo import KlaviyoClient
 from ..outcome import FAILURE_KINDS, Link, Outcome, OutcomeKind
 from ..sources import Source, redact_url
-from ..store import FailureRecord, NotFoundError, RunRecord, Store, StoreError
+from ..store import FailureFilter, FailureRecord, NotFoundError, RunRecord, Store, StoreError
 from ..sync import Connections, RetryResult, check_configuration, configured_source
 from ..sync import retry_failures as _retry_failures
 from ..sync import sync_one as _sync_one
@@ -101,25 +101,11 @@ class Monitor:
         return read.model_copy(update={"checks": checks, "check_error": check_error})
 
     async def failures(
-        self,
-        *,
-        kind: str | None = None,
-        text: str | None = None,
-        customer_id: str | None = None,
-        include_resolved: bool = False,
-        limit: int = 50,
-        offset: int = 0,
+        self, where: FailureFilter, *, limit: int = 50, offset: int = 0
     ) -> FailurePage:
-        filters: dict[str, Any] = {
-            "kind": kind,
-            "text": text or None,
-            "customer_id": customer_id or None,
-            "include_resolved": include_resolved,
-        }
-
         def read() -> FailurePage:
-            found = self.store.list_failures(**filters, limit=limit, offset=offset)
-            total = self.store.count_failures(**filters)
+            found = self.store.list_failures(where, limit=limit, offset=offset)
+            total = self.store.count_failures(where)
             items = [self._summary(f) for f in found]
             return FailurePage(total=total, limit=limit, offset=offset, items=items)
 
@@ -189,9 +175,8 @@ class Monitor:
     async def retry(self, request: RetryRequest) -> RetryReport:
         """Run the named failures (or the newest open ones, of a kind) again, now."""
         if request.all:
-            chosen = await self._store(
-                lambda: self.store.list_failures(kind=request.kind, limit=MAX_RETRY_IDS)
-            )
+            where = FailureFilter(kind=request.kind)
+            chosen = await self._store(lambda: self.store.list_failures(where, limit=MAX_RETRY_IDS))
             ids = [f.id for f in chosen]
         else:
             ids = list(dict.fromkeys(request.ids))
@@ -209,7 +194,7 @@ class Monitor:
         states = await self._store(self._states_after, results)
         items = [_retry_item(r, states[r.failure.id]) for r in results]
         if request.all:
-            remaining = await self._store(lambda: self.store.count_failures(kind=request.kind))
+            remaining = await self._store(lambda: self.store.count_failures(where))
         else:
             remaining = sum(item.state != "resolved" for item in items)
         return RetryReport(
@@ -246,7 +231,9 @@ class Monitor:
         failure_id = None
         if outcome.failure is not None:
             logged = await self._store(
-                lambda: self.store.list_failures(customer_id=outcome.customer_id, limit=1)
+                lambda: self.store.list_failures(
+                    FailureFilter(customer_id=outcome.customer_id), limit=1
+                )
             )
             failure_id = logged[0].id if logged else None
         return _sync_result(outcome, source.name, failure_id)
@@ -318,13 +305,13 @@ class Monitor:
 
     def _read_overview(self, span: Range) -> Overview:
         store, settings = self.store, self.settings
-        by_kind = {kind: store.count_failures(kind=kind) for kind in FAILURE_KINDS}
+        by_kind = {kind: store.count_failures(FailureFilter(kind=kind)) for kind in FAILURE_KINDS}
         stats = store.queue_stats()
         runs = store.list_runs(limit=CHART_RUN_LIMIT)
         start = window_start(self.clock(), span)
         complete = len(runs) < CHART_RUN_LIMIT or runs[-1].started_at < start
         return Overview(
-            failures_open=store.count_failures(),
+            failures_open=store.count_failures(FailureFilter()),
             failures_by_kind={kind: n for kind, n in by_kind.items() if n},
             events={s: store.count_events(status=s) for s in ("queued", "ignored", "rejected")},
             queue=QueueFigures(
@@ -344,7 +331,9 @@ class Monitor:
             ),
             source=_shown_source(settings.source),
             runs=[_run_item(r) for r in runs[:RECENT]],
-            recent_failures=[self._summary(f) for f in store.list_failures(limit=RECENT)],
+            recent_failures=[
+                self._summary(f) for f in store.list_failures(FailureFilter(), limit=RECENT)
+            ],
             checks=[],
             check_error=None,
             chart=bucket_runs(runs, now=self.clock(), span=span, complete=complete),

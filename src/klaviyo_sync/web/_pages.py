@@ -23,6 +23,7 @@ from markupsafe import Markup, escape
 from pydantic import TypeAdapter, ValidationError
 
 from ..outcome import FAILURE_KINDS
+from ..store import FailureFilter
 from ._auth import CSRF_FIELD, Gate, Session, client_address
 from ._chart import RANGES, Range, layout
 from ._errors import HtmlRenderer, WebError, wants_html
@@ -319,20 +320,25 @@ def page_router(monitor: Monitor, gate: Gate) -> APIRouter:
         offset: OffsetQuery = 0,
         limit: LimitQuery = PAGE_SIZE,
     ) -> Response:
-        filters: dict[str, Any] = {
-            "kind": _kind(kind, status=400),
-            "text": text.strip() or None,
-            "include_resolved": include_resolved,
+        where = FailureFilter(
+            kind=_kind(kind, status=400),
+            text=text.strip() or None,
+            include_resolved=include_resolved,
+        )
+        data = await monitor.failures(where, limit=limit, offset=offset)
+        link_filters = {
+            "kind": where.kind,
+            "text": where.text,
+            "include_resolved": where.include_resolved,
+            "limit": limit if limit != PAGE_SIZE else None,
         }
-        data = await monitor.failures(**filters, limit=limit, offset=offset)
-        link_filters = {**filters, "limit": limit if limit != PAGE_SIZE else None}
         return render(
             "failures.html",
             session=session,
             title="Error Logs",
             nav="failures",
             page=data,
-            kind=filters["kind"] or "",
+            kind=where.kind or "",
             text=text,
             include_resolved=include_resolved,
             previous=_query("/failures", **link_filters, offset=max(offset - limit, 0))
