@@ -18,7 +18,7 @@ from klaviyo_sync.klaviyo._errors import error_from_response, error_from_transpo
 
 # Not klaviyo-sync's own errors: the sandbox (Klaviyo's side, becoming its own package), and the
 # Alembic scripts, which run inside Alembic only.
-_NOT_OURS = ("klaviyo_sync.sandbox", "klaviyo_sync.store.migrations", "klaviyo_sync.__main__")
+_NOT_OURS = ("klaviyo_sync.store.migrations", "klaviyo_sync.__main__")
 _HOME = "klaviyo_sync.exceptions"
 _LINE = re.compile(
     r"^(?P<indent>(?:│   |    )*)(?P<branch>[├└]── )?(?P<name>\w+)"
