@@ -27,9 +27,9 @@ from klaviyo_sync.config import load_settings
 from klaviyo_sync.customer import Customer
 from klaviyo_sync.klaviyo._endpoints import ENDPOINTS
 from klaviyo_sync.mapping import compile_collection, load_collections
+from klaviyo_sync.operations import Connections, phone_settings, sync_source
 from klaviyo_sync.sources import open_source
 from klaviyo_sync.sources._jsonlines import _screened as screened
-from klaviyo_sync.sync import Connections, phone_settings, sync_source
 
 _ROUTES = [
     (e.method, re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(e.template)) + "$"), op)

@@ -9,7 +9,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from klaviyo_sync.cli import _domain_errors, main
+from klaviyo_sync.cli import main
+from klaviyo_sync.cli.commands import _domain_errors
 from klaviyo_sync.exceptions import ConfigError
 from klaviyo_sync.store import NotFoundError, StoreError
 

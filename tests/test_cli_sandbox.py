@@ -65,7 +65,7 @@ def test_every_option_reaches_the_sandbox(served: list[SandboxConfig]) -> None:
 def without_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
     """An environment where klaviyo-sandbox is not installed: importing it fails."""
     monkeypatch.setitem(sys.modules, "klaviyo_sandbox", None)  # type: ignore[arg-type]
-    monkeypatch.delitem(sys.modules, "klaviyo_sync.demo", raising=False)
+    monkeypatch.delitem(sys.modules, "klaviyo_sync.cli.demo", raising=False)
 
 
 @pytest.mark.usefixtures("without_sandbox")

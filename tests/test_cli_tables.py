@@ -17,6 +17,18 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from klaviyo_sync.cli import main
+from klaviyo_sync.cli.plan_view import print_audit, print_plan, print_plan_entry
+from klaviyo_sync.cli.report import (
+    Column,
+    print_check,
+    print_failure,
+    print_failures,
+    print_manual_sync,
+    print_outcomes,
+    print_retries,
+    print_summary,
+    print_table,
+)
 from klaviyo_sync.draft import Draft
 from klaviyo_sync.engine import (
     Before,
@@ -28,21 +40,9 @@ from klaviyo_sync.engine import (
     RunSummary,
 )
 from klaviyo_sync.mapping import CheckMessage
+from klaviyo_sync.operations import RetryResult
 from klaviyo_sync.outcome import AuditEntry, Failure, Outcome
-from klaviyo_sync.plan_view import print_audit, print_plan, print_plan_entry
-from klaviyo_sync.report import (
-    Column,
-    print_check,
-    print_failure,
-    print_failures,
-    print_manual_sync,
-    print_outcomes,
-    print_retries,
-    print_summary,
-    print_table,
-)
 from klaviyo_sync.store import AuditRecord, FailureRecord, Store
-from klaviyo_sync.sync import RetryResult
 
 WIDTHS = (60, 80, 120)
 PROFILES = (

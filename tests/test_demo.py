@@ -7,7 +7,7 @@ import io
 import pytest
 from rich.console import Console
 
-from klaviyo_sync.demo import run_demo
+from klaviyo_sync.cli.demo import run_demo
 
 
 def test_demo_runs_every_hard_case_and_keeps_the_phone(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,6 +18,8 @@ from klaviyo_sandbox import RunningSandbox
 from rich.console import Console
 
 from klaviyo_sync.cli import main
+from klaviyo_sync.cli.plan_view import print_plan
+from klaviyo_sync.cli.report import plural, print_retries, print_summary
 from klaviyo_sync.config import load_settings
 from klaviyo_sync.engine import PlanReport, RunSummary
 from klaviyo_sync.exceptions import (
@@ -39,12 +41,10 @@ from klaviyo_sync.mapping import (
     PhoneSettings,
     check_collections,
 )
+from klaviyo_sync.operations import RetryResult
 from klaviyo_sync.outcome import Outcome
-from klaviyo_sync.plan_view import print_plan
-from klaviyo_sync.report import plural, print_retries, print_summary
 from klaviyo_sync.sources import CSVSource, open_source
 from klaviyo_sync.store import FailureRecord
-from klaviyo_sync.sync import RetryResult
 from tests.conftest import CLI_KEY
 
 JINJA_WORDS = ("end of template", "token", "Input should", "TemplateSyntaxError")

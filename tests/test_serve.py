@@ -18,9 +18,8 @@ from fastapi import FastAPI
 from klaviyo_sandbox import SandboxConfig, running_sandbox
 from sqlalchemy.engine import make_url
 
-from klaviyo_sync import service
 from klaviyo_sync.config import Settings
-from klaviyo_sync.service import shown_store
+from klaviyo_sync.runtime import service, shown_store
 from klaviyo_sync.store import Store
 from klaviyo_sync.web import signed_headers
 from tests.postgres import fresh_postgres

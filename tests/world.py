@@ -18,10 +18,10 @@ from klaviyo_sandbox import Profile, Sandbox, SandboxConfig, create_app, sandbox
 from klaviyo_sync.config import Settings
 from klaviyo_sync.engine import PlanEntry, PlanReport
 from klaviyo_sync.klaviyo import RetryPolicy, no_jitter
+from klaviyo_sync.operations import Connections, plan_source, sync_one, sync_source
 from klaviyo_sync.outcome import Outcome
 from klaviyo_sync.sources import RecordsSource
 from klaviyo_sync.store import Store
-from klaviyo_sync.sync import Connections, plan_source, sync_one, sync_source
 from tests.klaviyo.fakes import FakeClock
 from tests.spec.validate import validate_request, validate_response
 

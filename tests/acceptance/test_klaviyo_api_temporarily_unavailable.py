@@ -8,10 +8,10 @@ from pathlib import Path
 from klaviyo_sandbox import SandboxConfig, running_sandbox
 
 from klaviyo_sync.config import Settings
+from klaviyo_sync.operations import Connections, retry_failures, sync_source
 from klaviyo_sync.outcome import Outcome
 from klaviyo_sync.sources import RecordsSource
 from klaviyo_sync.store import Store
-from klaviyo_sync.sync import Connections, retry_failures, sync_source
 from tests.acceptance.customers import ada
 from tests.klaviyo.fakes import FakeClock
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from klaviyo_sync.mapping import PhoneSettings, check_collections, load_collections
-from klaviyo_sync.sync import check_configuration
+from klaviyo_sync.operations import check_configuration
 from tests.acceptance.customers import ada
 from tests.world import World
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import httpx
 
-from klaviyo_sync.sync import Connections
+from klaviyo_sync.operations import Connections
 from tests.engine.twins import strategy_world
 from tests.world import World
 

@@ -12,9 +12,9 @@ from klaviyo_sync.engine._consent import (
     PENDING_SUBSCRIBE,
 )
 from klaviyo_sync.engine._diff import PENDING_REMOVED
+from klaviyo_sync.operations import plan_source
 from klaviyo_sync.sources import RecordsSource
 from klaviyo_sync.store import AuditRecord
-from klaviyo_sync.sync import plan_source
 from tests.acceptance.customers import ada
 from tests.world import World
 

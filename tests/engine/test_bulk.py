@@ -11,9 +11,9 @@ import httpx
 import pytest
 from klaviyo_sandbox import FaultRule, ManualClock, SubscriptionRequest
 
+from klaviyo_sync.operations import Connections
 from klaviyo_sync.outcome import Outcome
 from klaviyo_sync.sources import RecordsSource
-from klaviyo_sync.sync import Connections
 from tests.acceptance.customers import ada
 from tests.engine.twins import engine, klaviyo_state, strategy_world
 from tests.world import World

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from klaviyo_sync.exceptions import ConfigError
-from klaviyo_sync.sync import resolve_failure
+from klaviyo_sync.operations import resolve_failure
 from tests.acceptance.customers import ada
 from tests.world import World
 

@@ -14,9 +14,9 @@ import pytest
 
 from klaviyo_sync.engine._consent import ConsentResult, Step, _done
 from klaviyo_sync.klaviyo import SubscriptionTarget
+from klaviyo_sync.operations import retry_failures
 from klaviyo_sync.outcome import AuditEntry, Outcome
 from klaviyo_sync.store import FailureRecord
-from klaviyo_sync.sync import retry_failures
 from tests.postgres import fresh_postgres, postgres_wanted
 from tests.world import World
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from klaviyo_sync.engine import PlanEntry
+from klaviyo_sync.operations import plan_source
 from klaviyo_sync.sources import RecordsSource
-from klaviyo_sync.sync import plan_source
 from tests.acceptance.customers import ada
 from tests.world import World
 

@@ -15,10 +15,10 @@ import pytest
 from klaviyo_sandbox import FaultRule
 
 from klaviyo_sync.engine import RunSummary
+from klaviyo_sync.operations import sync_source
 from klaviyo_sync.outcome import Outcome
 from klaviyo_sync.sources import RecordsSource
 from klaviyo_sync.store import FailureRecord
-from klaviyo_sync.sync import sync_source
 from tests.engine.twins import strategy_world
 from tests.world import World
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from klaviyo_sandbox import Behaviour
 
-from klaviyo_sync.sync import retry_failures
+from klaviyo_sync.operations import retry_failures
 from tests.world import World
 
 # Possible for its length, so it is sent; not a valid US number, so Klaviyo refuses it.

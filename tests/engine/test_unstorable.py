@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from klaviyo_sync.cli import main
+from klaviyo_sync.operations import sync_source
 from klaviyo_sync.outcome import Outcome
 from klaviyo_sync.sources import open_source
-from klaviyo_sync.sync import sync_source
 from tests.postgres import fresh_postgres, postgres_wanted
 from tests.world import World
 

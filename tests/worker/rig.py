@@ -11,8 +11,8 @@ from klaviyo_sandbox import Sandbox
 from klaviyo_sync.engine import Engine
 from klaviyo_sync.klaviyo import KlaviyoClient
 from klaviyo_sync.mapping import Collections
+from klaviyo_sync.runtime import Worker, WorkerOptions
 from klaviyo_sync.store import Store
-from klaviyo_sync.worker import Worker, WorkerOptions
 from tests.store.fakes import FakeClock as StoreClock
 from tests.world import API_KEY, World
 

@@ -10,10 +10,10 @@ from klaviyo_sandbox import FaultRule
 
 from klaviyo_sync.exceptions import KlaviyoAuthError
 from klaviyo_sync.mapping import default_collections
+from klaviyo_sync.operations import sync_source
+from klaviyo_sync.runtime import Worker, WorkerOptions
 from klaviyo_sync.sources import RecordsSource
 from klaviyo_sync.store import retry_delay
-from klaviyo_sync.sync import sync_source
-from klaviyo_sync.worker import Worker, WorkerOptions
 from tests.acceptance.customers import ada
 from tests.worker.rig import Rig, worker_rig
 from tests.world import World

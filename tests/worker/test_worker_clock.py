@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from klaviyo_sync.mapping import default_collections
-from klaviyo_sync.worker import Worker, WorkerOptions
+from klaviyo_sync.runtime import Worker, WorkerOptions
 from tests.klaviyo.fakes import FakeClock
 from tests.worker.rig import Rig, worker_rig
 from tests.world import World

@@ -95,9 +95,9 @@ from ._jobs import (
 )
 from ._lookup import look_up
 from ._partial import left_out
-from ._plan import BatchPlan, BatchResult, Planned
+from ._plan import Attempt, BatchPlan, BatchResult, Planned, Written
 from ._planner import conflict_outcome, duplicate_of
-from ._writer import Attempt, Writer, Written, adopt
+from ._writer import Writer, adopt
 
 __all__ = ["BulkWriter", "wait_for_job"]
 

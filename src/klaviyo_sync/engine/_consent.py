@@ -75,8 +75,7 @@ from ._diff import (
 from ._failures import failure_from_error
 
 if TYPE_CHECKING:
-    from ._plan import Planned
-    from ._writer import Written
+    from ._plan import Planned, Written
 
 __all__ = [
     "CONFIRMED_LIST",

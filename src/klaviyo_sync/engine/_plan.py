@@ -7,10 +7,11 @@ from typing import Any, Literal
 
 from ..customer import Customer
 from ..draft import Draft
-from ..outcome import AuditEntry, Failure, Link, Outcome
+from ..exceptions import FatalError
+from ..outcome import AuditEntry, Failure, Link, Outcome, OutcomeKind
 from ._diff import Before, Diff
 
-__all__ = ["BatchPlan", "BatchResult", "MatchedBy", "Planned", "Route"]
+__all__ = ["Attempt", "BatchPlan", "BatchResult", "MatchedBy", "Planned", "Route", "Written"]
 
 Route = Literal["create", "update", "match"]
 MatchedBy = Literal["matched_email", "matched_phone"]
@@ -81,3 +82,33 @@ class BatchResult:
     fingerprints: dict[str, str] = field(default_factory=dict)
     applied: dict[str, dict[str, Any]] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Written:
+    """A profile write that succeeded."""
+
+    planned: Planned
+    profile_id: str
+    kind: OutcomeKind
+    payload: dict[str, Any]
+    link: Link | None = None
+    """a new or changed link to store (None when the stored link still holds)"""
+    notes: tuple[str, ...] = ()
+    dropped: dict[str, Any] = field(default_factory=dict)
+    """fields Klaviyo left out of the write as invalid, with the values sent"""
+    request: str = ""
+    """the request that wrote the profile (``POST /api/profiles``), for a failure's detail"""
+    status: int = 0
+    answer: str = ""
+    """how Klaviyo said it left ``dropped`` out, when not with X-Klaviyo-Partial-Failure"""
+
+    @property
+    def left_out(self) -> dict[str, Any]:
+        """Fields the profile does not hold as the draft has them: withheld or dropped."""
+        return {**self.planned.withheld, **self.dropped}
+
+
+Attempt = Written | Outcome | FatalError
+"""What writing one planned customer gave: a profile written, a failed outcome, or a fatal
+error that stops the run."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from ..draft import Draft
@@ -45,42 +45,12 @@ from ._consent import ConsentResult, ConsentWriter, confirmations, intents
 from ._diff import SUBSCRIBE_KEY, Before, Diff, applied_state
 from ._failures import failed, failure_from_error
 from ._partial import left_out, partial_failure, without
-from ._plan import BatchPlan, BatchResult, MatchedBy, Planned
+from ._plan import Attempt, BatchPlan, BatchResult, MatchedBy, Planned, Written
 from ._planner import Planner, conflict_outcome, duplicate_of
 
-__all__ = ["Attempt", "Writer", "Written", "adopt", "changes", "duplicate_reason"]
+__all__ = ["Writer", "adopt", "changes", "duplicate_reason"]
 
 _SUBSCRIPTIONS = ("subscriptions",)
-
-
-@dataclass(slots=True)
-class Written:
-    """A profile write that succeeded."""
-
-    planned: Planned
-    profile_id: str
-    kind: OutcomeKind
-    payload: dict[str, Any]
-    link: Link | None = None
-    """a new or changed link to store (None when the stored link still holds)"""
-    notes: tuple[str, ...] = ()
-    dropped: dict[str, Any] = field(default_factory=dict)
-    """fields Klaviyo left out of the write as invalid, with the values sent"""
-    request: str = ""
-    """the request that wrote the profile (``POST /api/profiles``), for a failure's detail"""
-    status: int = 0
-    answer: str = ""
-    """how Klaviyo said it left ``dropped`` out, when not with X-Klaviyo-Partial-Failure"""
-
-    @property
-    def left_out(self) -> dict[str, Any]:
-        """Fields the profile does not hold as the draft has them: withheld or dropped."""
-        return {**self.planned.withheld, **self.dropped}
-
-
-Attempt = Written | Outcome | FatalError
-"""What writing one planned customer gave: a profile written, a failed outcome, or a fatal
-error that stops the run."""
 
 
 class Writer:

@@ -54,7 +54,6 @@ from jinja2.visitor import NodeTransformer
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..customer import Address, Customer
-from ..phone import normalize_phone
 from ..storable import is_storable
 from ._limits import (
     MAX_DEPTH,
@@ -69,6 +68,7 @@ from ._limits import (
     weight,
 )
 from ._model import PhoneSettings
+from ._phone import normalize_phone
 from ._values import is_empty, to_text
 
 __all__ = [

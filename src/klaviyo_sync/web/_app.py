@@ -20,8 +20,8 @@ from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..config import Settings
+from ..operations import Connections
 from ..store import Store
-from ..sync import Connections
 from ._api import api_router
 from ._auth import Gate
 from ._errors import install_error_handlers

@@ -24,12 +24,12 @@ from ..exceptions import (
     KlaviyoSyncError,
 )
 from ..klaviyo import KlaviyoClient
+from ..operations import Connections, RetryResult, check_configuration, configured_source
+from ..operations import retry_failures as _retry_failures
+from ..operations import sync_one as _sync_one
 from ..outcome import FAILURE_KINDS, Link, Outcome, OutcomeKind
 from ..sources import Source, redact_url
 from ..store import FailureFilter, FailureRecord, NotFoundError, RunRecord, Store, StoreError
-from ..sync import Connections, RetryResult, check_configuration, configured_source
-from ..sync import retry_failures as _retry_failures
-from ..sync import sync_one as _sync_one
 from ._chart import Range, bucket_runs, window_start
 from ._errors import WebError
 from ._monitor_models import (

@@ -9,7 +9,7 @@ import phonenumbers
 from hypothesis import given
 from hypothesis import strategies as st
 
-from klaviyo_sync.phone import _normalized, normalize_phone
+from klaviyo_sync.mapping._phone import _normalized, normalize_phone
 
 
 def _slow(raw: str, region: str, country: str | None = None) -> str | None:
@@ -22,7 +22,7 @@ def _slow(raw: str, region: str, country: str | None = None) -> str | None:
         return _normalized.__wrapped__("+" + digits, None, False)
     if text.startswith("00"):
         return _normalized.__wrapped__("+" + digits[2:], None, False)
-    from klaviyo_sync.phone import region_for_country
+    from klaviyo_sync.mapping._phone import region_for_country
 
     return _normalized.__wrapped__(digits, region_for_country(country) or region, False)
 

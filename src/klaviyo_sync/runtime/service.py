@@ -21,10 +21,10 @@ from urllib.parse import parse_qsl, urlencode
 
 import uvicorn
 
-from .config import Settings, load_settings
-from .exceptions import ConfigError
-from .sources import redact_url
-from .sync import Connections, open_engine
+from ..config import Settings, load_settings
+from ..exceptions import ConfigError
+from ..operations import Connections, open_engine
+from ..sources import redact_url
 from .worker import Worker, WorkerOptions
 
 __all__ = [
@@ -188,8 +188,8 @@ async def _until_signalled(settings: Settings) -> None:
 
 def serve(settings: Settings, *, host: str, port: int, worker: bool = True) -> None:
     """The receiver, the dashboard and its /api/, with an in-process worker."""
-    from .store import Store
-    from .web import create_app
+    from ..store import Store
+    from ..web import create_app
 
     store = Store.open(settings.store_url)
     state: dict[str, Any] = {}

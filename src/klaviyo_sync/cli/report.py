@@ -23,11 +23,11 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from .engine import RunSummary
-from .mapping import CheckMessage
-from .outcome import Outcome
-from .store import FailureRecord
-from .sync import RetryResult
+from ..engine import RunSummary
+from ..mapping import CheckMessage
+from ..operations import RetryResult
+from ..outcome import Outcome
+from ..store import FailureRecord
 
 __all__ = [
     "Column",

@@ -15,9 +15,9 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from .engine import CHANGES, ROUTES, ConsentChange, Diff, ListChange, PlanEntry, PlanReport
+from ..engine import CHANGES, ROUTES, ConsentChange, Diff, ListChange, PlanEntry, PlanReport
+from ..store import AuditRecord
 from .report import Column, plural, print_fields, print_json, print_table
-from .store import AuditRecord
 
 __all__ = [
     "audit_json",

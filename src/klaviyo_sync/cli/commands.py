@@ -19,15 +19,15 @@ import click
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from . import __version__
-from .config import load_settings
-from .exceptions import ConfigError, KlaviyoSyncError
-from .outcome import Outcome
+from .. import __version__
+from ..config import load_settings
+from ..exceptions import ConfigError, KlaviyoSyncError
+from ..outcome import Outcome
 
 if TYPE_CHECKING:  # imported by the commands that need them, to keep start-up quick
-    from .config import Settings
-    from .engine import PlanEntry
-    from .sources import Source
+    from ..config import Settings
+    from ..engine import PlanEntry
+    from ..sources import Source
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -145,9 +145,9 @@ def sync(
     --strict when customers failed for their own data. With --plan, shows what the run would
     change and asks before applying it.
     """
+    from ..operations import sync_source
+    from ..sources import open_source
     from .report import outcome_json, print_summary, summary_json
-    from .sources import open_source
-    from .sync import sync_source
 
     settings = load_settings(config)
     if strategy is not None:
@@ -183,8 +183,8 @@ def _confirm_plan(
     refuse makes the informed decision ``--force`` stands for; ``--yes`` asks no one, so it
     does not. Exits when the answer is no, or no one can be asked.
     """
+    from ..operations import plan_source
     from .plan_view import print_plan
-    from .sync import plan_source
 
     report = asyncio.run(plan_source(settings, customers, full=full, force=force))
     print_plan(console, report, source=customers.name, live=False)
@@ -228,9 +228,9 @@ def plan(
     would: 1 when it would refuse the run, 0 when customers would fail only for their own data
     (3 with --strict).
     """
+    from ..operations import plan_source
+    from ..sources import open_source
     from .plan_view import plan_entry_json, plan_summary_json, print_plan, print_plan_entry
-    from .sources import open_source
-    from .sync import plan_source
 
     settings = load_settings(config)
     customers = open_source(source, query=query, format=fmt)
@@ -279,9 +279,9 @@ def sync_one_command(
 
     Prints the route taken, which identifier matched, the payload sent and the profile id.
     """
+    from ..operations import sync_one
+    from ..sources import open_source
     from .report import outcome_json, print_manual_sync
-    from .sources import open_source
-    from .sync import sync_one
 
     settings = load_settings(config)
     spec = source or settings.source
@@ -312,8 +312,8 @@ def check(config: Path | None, offline: bool) -> None:
 
     Exits 1 when there is an error.
     """
+    from ..operations import check_configuration
     from .report import print_check
-    from .sync import check_configuration
 
     settings = load_settings(config)
     console = Console()
@@ -334,7 +334,7 @@ def create_lists_command(config: Path | None, dry_run: bool) -> None:
     """Create the Klaviyo lists the mapping names (LIST_ and UCLIST_ rows) that the account
     lacks: double opt-in for LIST_ (Klaviyo emails the consent request), single opt-in for
     UCLIST_. Lists that exist are left as they are."""
-    from .sync import create_lists
+    from ..operations import create_lists
 
     settings = load_settings(config)
     settings.require_api_key()
@@ -400,8 +400,8 @@ def errors_list(
     as_json: bool,
 ) -> None:
     """List failures, newest first: open, retrying, parked (out of automatic retries)."""
+    from ..store import FailureFilter, Store
     from .report import failure_json, print_failures
-    from .store import FailureFilter, Store
 
     settings = load_settings(config)
     where = FailureFilter(kind=kind, text=text, include_resolved=resolved)
@@ -422,8 +422,8 @@ def errors_list(
 @_domain_errors
 def errors_show(failure_id: int, config: Path | None, as_json: bool) -> None:
     """Show one failure: Klaviyo's answer, the payload sent, the customer record."""
+    from ..store import Store
     from .report import failure_json, print_failure
-    from .store import Store
 
     settings = load_settings(config)
     with Store.open(settings.store_url) as store:
@@ -456,8 +456,8 @@ def errors_retry(
 
     Exits 1 when a retried customer failed again.
     """
+    from ..operations import configured_source, retry_failures
     from .report import print_retries
-    from .sync import configured_source, retry_failures
 
     if failure_ids and every:
         raise click.UsageError("name failures or use --all, not both")
@@ -501,7 +501,7 @@ def errors_resolve(
     With --profile, an identity conflict is settled: its customer is linked to that profile,
     and the next run updates it (identifiers that belong to the other profiles stay off it).
     """
-    from .sync import resolve_failure
+    from ..operations import resolve_failure
 
     settings = load_settings(config)
     failure = resolve_failure(settings, failure_id, note=note, profile=profile)
@@ -522,8 +522,8 @@ def audit(
     config: Path | None, customer: str | None, run_id: int | None, limit: int, as_json: bool
 ) -> None:
     """Every consent and list change made: customer, profile, before, after, mapping row, run."""
+    from ..store import Store
     from .plan_view import audit_json, print_audit
-    from .store import Store
 
     settings = load_settings(config)
     with Store.open(settings.store_url) as store:
@@ -542,7 +542,7 @@ def audit(
 @_domain_errors
 def worker(config: Path | None, processes: int) -> None:
     """Drain the queue of triggered customers until stopped (Ctrl-C or SIGTERM)."""
-    from .service import run_workers
+    from ..runtime.service import run_workers
 
     settings = load_settings(config)
     settings.require_api_key()
@@ -557,7 +557,7 @@ def worker(config: Path | None, processes: int) -> None:
 @_domain_errors
 def serve(config: Path | None, host: str, port: int, no_worker: bool) -> None:
     """Receive customer events (POST /hooks/customers) and transfer them with a worker."""
-    from .service import serve as run_server
+    from ..runtime.service import serve as run_server
 
     settings = load_settings(config)
     problem = settings.dashboard_token_problem() or _webhook_secret_problem(settings)
@@ -570,7 +570,7 @@ def serve(config: Path | None, host: str, port: int, no_worker: bool) -> None:
 
 def _webhook_secret_problem(settings: Settings) -> str | None:
     """Why the webhook secret may not be used, or None (unset: webhooks are refused)."""
-    from .web import WebhookSecretError, signing_key
+    from ..web import WebhookSecretError, signing_key
 
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
     try:

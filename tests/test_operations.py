@@ -1,5 +1,5 @@
-"""The library calls behind the command line (``klaviyo_sync.sync``): retries that fall back to
-the record kept with a failure, and the lists a mapping names."""
+"""The library calls behind the command line (``klaviyo_sync.operations``): retries that fall
+back to the record kept with a failure, and the lists a mapping names."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 from klaviyo_sandbox import FaultRule
 
+from klaviyo_sync.operations import create_lists, named_lists, retry_failures
 from klaviyo_sync.sources import RecordsSource
 from klaviyo_sync.store import Store
-from klaviyo_sync.sync import create_lists, named_lists, retry_failures
 from tests.world import World
 
 WEBHOOK_ONLY = {"Id": "7001", "EmailAddress": "hook-only@example.com", "FirstName": "Hook"}

@@ -22,15 +22,15 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.rule import Rule
 
-from .config import Settings
-from .engine import PlanEntry
-from .klaviyo import KlaviyoClient
-from .outcome import Outcome
+from ..config import Settings
+from ..engine import PlanEntry
+from ..klaviyo import KlaviyoClient
+from ..operations import check_configuration, plan_source, sync_one, sync_source
+from ..outcome import Outcome
+from ..sources import open_source
+from ..store import Store
 from .plan_view import print_audit, print_plan, print_plan_entry
 from .report import print_check, print_manual_sync, print_outcomes, print_summary
-from .sources import open_source
-from .store import Store
-from .sync import check_configuration, plan_source, sync_one, sync_source
 
 __all__ = ["run_demo"]
 

@@ -31,12 +31,12 @@ import socket
 import uuid
 from dataclasses import dataclass
 
-from .clock import SYSTEM_CLOCK, Clock
-from .customer import Customer
-from .engine import WORKER_ADVICE, WORKER_WINDOW, Engine, Guard
-from .exceptions import FatalError, GuardrailError, InvalidRecordError
-from .outcome import Outcome
-from .store import QueueItem, Store, retry_delay
+from ..clock import SYSTEM_CLOCK, Clock
+from ..customer import Customer
+from ..engine import WORKER_ADVICE, WORKER_WINDOW, Engine, Guard
+from ..exceptions import FatalError, GuardrailError, InvalidRecordError
+from ..outcome import Outcome
+from ..store import QueueItem, Store, retry_delay
 
 __all__ = ["Worker", "WorkerOptions"]
 
