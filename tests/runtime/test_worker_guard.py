@@ -10,7 +10,7 @@ import pytest
 
 from klaviyo_sync.mapping import load_collections
 from klaviyo_sync.store import retry_delay
-from tests.worker.rig import Rig, worker_rig
+from tests.runtime.rig import Rig, worker_rig
 from tests.world import World
 
 # Consent follows a field of the customer record, so an opt-out is a record with it false.

@@ -15,7 +15,7 @@ from klaviyo_sync.runtime import Worker, WorkerOptions
 from klaviyo_sync.sources import RecordsSource
 from klaviyo_sync.store import retry_delay
 from tests.acceptance.customers import ada
-from tests.worker.rig import Rig, worker_rig
+from tests.runtime.rig import Rig, worker_rig
 from tests.world import World
 
 

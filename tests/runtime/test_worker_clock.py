@@ -11,7 +11,7 @@ import pytest
 from klaviyo_sync.mapping import default_collections
 from klaviyo_sync.runtime import Worker, WorkerOptions
 from tests.klaviyo.fakes import FakeClock
-from tests.worker.rig import Rig, worker_rig
+from tests.runtime.rig import Rig, worker_rig
 from tests.world import World
 
 
