@@ -39,3 +39,33 @@ def env(sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         "KLAVIYO_BASE_URL": sandbox.base_url,
         "KLAVIYO_SYNC_STORE": f"sqlite:///{tmp_path / 'store.db'}",
     }
+
+
+# Test tiers (README, "Development"): `make unit` runs -m "not slow and not postgres and not
+# browser". Everything under tests/browser is marked browser here; PostgreSQL tests carry their
+# marker where their backends are parametrized (tests/postgres.py); slow ones are marked in place.
+BROWSER = Path(__file__).parent / "browser"
+# The slow tests of tests/sandbox, marked from here so that folder (on its way to a package of
+# its own) keeps no change of this; mark them in place once it has moved.
+SLOW_SANDBOX = (
+    "tests/sandbox/test_scale.py::test_lookups_and_pages_cost_log_n_not_n",  # 200,000 profiles
+    "tests/sandbox/test_official_sdk.py::",  # the SDK runs in a process of its own
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.is_relative_to(BROWSER):
+            item.add_marker(pytest.mark.browser)
+        if item.nodeid.startswith(SLOW_SANDBOX):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Keep the test being run, for ``require_postgres``'s check of its marker; before any of
+    its fixtures are set up, and kept through its teardown."""
+    from tests.postgres import running  # here, to keep this file's imports as they are
+
+    running[:] = [item]

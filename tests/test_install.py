@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# Each test builds the wheel or installs it into a fresh venv.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).parents[1]
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
