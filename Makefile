@@ -11,7 +11,7 @@ SANDBOX := klaviyo-sandbox
 # Run from inside $(SANDBOX)/, where its own pytest and mypy settings apply.
 SANDBOX_BIN := $(abspath $(BIN))
 
-.PHONY: demo test lint typecheck unit unit-sandbox unit-sync sdk bench clean
+.PHONY: demo test lint typecheck unit suite suite-sandbox suite-sync sdk bench clean
 
 $(STAMP): pyproject.toml $(SANDBOX)/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("klaviyo-sync needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -47,17 +47,24 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	cd $(SANDBOX) && $(SANDBOX_BIN)/mypy
 
-# Each distribution's suite with its own settings: klaviyo-sandbox's first (it stands alone),
-# then klaviyo-sync's. PYTEST_ARGS and SANDBOX_PYTEST_ARGS pass options or tests to each.
-unit: unit-sandbox unit-sync
+# Each distribution's whole suite with its own settings: klaviyo-sandbox's first (it stands
+# alone), then klaviyo-sync's. PYTEST_ARGS and SANDBOX_PYTEST_ARGS pass options or tests to each.
+suite: suite-sandbox suite-sync
 
-unit-sandbox: $(STAMP) $(SDK_STAMPS)
+suite-sandbox: $(STAMP) $(SDK_STAMPS)
 	cd $(SANDBOX) && $(SANDBOX_BIN)/pytest $(SANDBOX_PYTEST_ARGS)
 
-unit-sync: $(STAMP)
+suite-sync: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint typecheck unit
+# The fast tier, for while you work: klaviyo-sync's tests but the slow, PostgreSQL and browser
+# ones (README, "Development"), one process per core (pytest-xdist): each of these tests has a
+# store of its own under its tmp_path and servers on ports the system picks. PYTEST_ARGS=-n0
+# runs them in one process.
+unit: $(STAMP)
+	$(BIN)/pytest -m "not slow and not postgres and not browser" -n auto $(PYTEST_ARGS)
+
+test: lint typecheck suite
 
 N ?= 20000
 PER_RECORD_N ?= 1000

@@ -47,3 +47,25 @@ def env(sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         "KLAVIYO_BASE_URL": sandbox.base_url,
         "KLAVIYO_SYNC_STORE": f"sqlite:///{tmp_path / 'store.db'}",
     }
+
+
+# Test tiers (README, "Development"): `make unit` runs -m "not slow and not postgres and not
+# browser". Everything under tests/browser is marked browser here; PostgreSQL tests carry their
+# marker where their backends are parametrized (tests/postgres.py); slow ones are marked in place.
+BROWSER = Path(__file__).parent / "browser"
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.is_relative_to(BROWSER):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Keep the test being run, for ``require_postgres``'s check of its marker; before any of
+    its fixtures are set up, and kept through its teardown."""
+    from tests.postgres import running  # here, to keep this file's imports as they are
+
+    running[:] = [item]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from klaviyo_sandbox import RunningSandbox
 
@@ -49,6 +50,7 @@ def test_a_customer_failing_for_its_own_data_does_not_fail_the_run(
     assert CliRunner().invoke(main, ["plan", str(path), "--strict"], env=env).exit_code == 3
 
 
+@pytest.mark.slow  # waits out the retries' backoff
 def test_a_run_that_could_not_do_its_work_exits_1(
     env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
 ) -> None:
@@ -134,6 +136,7 @@ def test_errors_retry_with_nothing_named_is_a_usage_error_that_mentions_all(
     assert "klaviyo-sync errors list" in result.output
 
 
+@pytest.mark.slow  # waits out the retries' backoff
 def test_errors_list_show_retry_resolve(
     env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
 ) -> None:
@@ -217,6 +220,7 @@ def test_create_lists_dry_run_and_a_list_of_another_opt_in_process(
     assert check.exit_code == 1
 
 
+@pytest.mark.slow  # waits out the retries' backoff
 def test_errors_retry_of_a_customer_gone_from_the_source_uses_the_kept_record(
     env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
 ) -> None:

@@ -377,6 +377,7 @@ def _on_a_terminal(env: dict[str, str], answer: str, *args: str) -> tuple[int, s
         os.close(leader)
 
 
+@pytest.mark.slow  # a process on a pty
 def test_sync_plan_on_a_terminal_applies_nothing_when_the_answer_is_no(
     env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
 ) -> None:
@@ -390,6 +391,7 @@ def test_sync_plan_on_a_terminal_applies_nothing_when_the_answer_is_no(
     assert sandbox.sandbox.find_profile(email="tty-no-0@example.com") is None
 
 
+@pytest.mark.slow  # a process on a pty
 def test_sync_plan_on_a_terminal_applies_a_refused_run_the_person_agreed_to(
     env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
 ) -> None:

@@ -10,6 +10,7 @@ from rich.console import Console
 from klaviyo_sync.cli.demo import run_demo
 
 
+@pytest.mark.slow  # the whole demo
 def test_demo_runs_every_hard_case_and_keeps_the_phone(monkeypatch: pytest.MonkeyPatch) -> None:
     # A real Klaviyo configured in the environment must not be touched by the demo.
     monkeypatch.setenv("KLAVIYO_BASE_URL", "https://a.klaviyo.com")

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+# Each test builds the wheel or installs it into a fresh venv.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).parents[1]
 SANDBOX = ROOT / "klaviyo-sandbox"
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]

@@ -387,6 +387,7 @@ def test_a_csv_header_with_near_miss_columns_warns_once(
     assert first[0].raw["email"] == "a@example.com"  # type: ignore[union-attr]
 
 
+@pytest.mark.slow  # a klaviyo-sync process
 def test_the_command_line_prints_the_csv_warning_on_stderr(
     env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
 ) -> None:

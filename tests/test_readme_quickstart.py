@@ -25,6 +25,9 @@ from typing import Any
 
 import pytest
 
+# Runs the README's Quick start in a shell, command by command.
+pytestmark = pytest.mark.slow
+
 README = (Path(__file__).parents[1] / "README.md").read_text()
 BIN = Path(sys.executable).parent
 MARK = "::quickstart-exit::"

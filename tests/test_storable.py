@@ -69,6 +69,7 @@ def test_containers_of_other_types_are_walked_too() -> None:
     assert not is_storable({"x": {5: "\x00"}})
 
 
+@pytest.mark.slow  # 300 Hypothesis examples
 @settings(max_examples=300)
 @given(JSON_LIKE)
 def test_the_fast_check_and_the_walk_agree(value: Any) -> None:

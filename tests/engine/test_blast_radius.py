@@ -25,6 +25,9 @@ from tests.klaviyo.conftest import KEY
 from tests.klaviyo.fakes import FakeClock, FakeKlaviyo, a_list, error, pages
 from tests.world import World
 
+# Each test syncs 3,000 customers.
+pytestmark = pytest.mark.slow
+
 N = 3_000
 JOBS = "/api/profile-bulk-import-jobs"
 SUBSCRIBE = "/api/profile-subscription-bulk-create-jobs"

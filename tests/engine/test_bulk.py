@@ -194,6 +194,7 @@ async def test_import_errors_of_a_job_accepted_whole_land_with_the_right_custome
     assert {o.customer_id for o in outcomes if o.kind == "created"} == {str(n) for n in range(20)}
 
 
+@pytest.mark.slow
 async def test_a_refused_job_of_1500_with_one_bad_email_costs_one_more_job_not_1500_requests(
     tmp_path: Path,
 ) -> None:

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from bench.faults import Run, measure
 
 from klaviyo_sync.klaviyo import RetryPolicy
+
+# Each test syncs 3,000 customers through a mix of faults.
+pytestmark = pytest.mark.slow
 
 N = 3_000
 

@@ -17,6 +17,9 @@ from hypothesis import strategies as st
 from tests.engine.twins import strategy_world
 from tests.mapping.test_no_accidental_nulls import RECORDS
 
+# Hypothesis runs whole syncs, hundreds of them.
+pytestmark = pytest.mark.slow
+
 
 def _nulls(value: Any, path: str = "") -> list[str]:
     if value is None:

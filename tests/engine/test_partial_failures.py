@@ -135,6 +135,7 @@ async def test_a_phone_removed_at_the_source_resolves_it(world: World) -> None:
     assert _open(world) == []
 
 
+@pytest.mark.postgres
 @pytest.mark.skipif(not postgres_wanted(), reason="PostgreSQL is not reachable")
 async def test_logged_kept_open_and_resolved_on_postgresql(tmp_path: Path) -> None:
     world = World.make(tmp_path, KLAVIYO_SYNC_STORE=fresh_postgres())

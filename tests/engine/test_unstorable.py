@@ -21,10 +21,10 @@ from klaviyo_sync.cli import main
 from klaviyo_sync.operations import sync_source
 from klaviyo_sync.outcome import Outcome
 from klaviyo_sync.sources import open_source
-from tests.postgres import fresh_postgres, postgres_wanted
+from tests.postgres import fresh_postgres, postgres_wanted, with_postgres
 from tests.world import World
 
-BACKENDS = ["sqlite", *(["postgresql"] if postgres_wanted() else [])]
+BACKENDS = with_postgres("sqlite")
 
 
 def _store_url(backend: str, tmp_path: Path) -> str:
@@ -190,6 +190,7 @@ CUSTOMER = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.postgres
 @pytest.mark.skipif(not postgres_wanted(), reason="PostgreSQL is not reachable")
 def test_arbitrary_customers_each_end_in_one_outcome_on_postgresql(tmp_path: Path) -> None:
     world = World.make(tmp_path, KLAVIYO_SYNC_STORE=fresh_postgres())

@@ -109,6 +109,7 @@ async def test_duplicate_carries_the_existing_profile_id(client: KlaviyoClient) 
     assert caught.value.duplicate_profile_id == made.id
 
 
+@pytest.mark.slow  # hundreds of profiles
 async def test_filters_and_pagination_over_several_pages(client: KlaviyoClient) -> None:
     emails = [f"p{i:03}@example.com" for i in range(250)]
     for email in emails:

@@ -43,6 +43,7 @@ def test_common_shapes_have_a_fast_reader_and_others_do_not() -> None:
         assert compile_formula(text)._fast is None, text
 
 
+@pytest.mark.slow  # Hypothesis
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     record=RECORDS,

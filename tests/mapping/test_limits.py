@@ -181,6 +181,7 @@ def test_the_sort_join_chain_stops_at_the_deadline_of_a_fake_clock() -> None:
     assert clock.reads <= reads_to_pass_the_deadline + 1, "it stopped at the first late hook"
 
 
+@pytest.mark.slow  # runs to its deadline
 def test_the_sort_join_chain_ends_within_seconds_on_the_real_clock() -> None:
     formula = " ~ ".join([SORT_JOIN] * 200)  # 80 s for one customer before the limits
     collection = compiled(formula)  # compiling a 30,000-character formula is not the attack

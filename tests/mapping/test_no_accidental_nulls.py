@@ -13,6 +13,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -188,6 +189,7 @@ def _draft(compiled: CompiledCollection, customer: Customer, profile_id: str | N
         return None
 
 
+@pytest.mark.slow  # 300 Hypothesis examples
 @settings(
     max_examples=300,
     deadline=None,

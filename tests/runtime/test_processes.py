@@ -21,6 +21,9 @@ from klaviyo_sync.store import Store
 from tests.postgres import fresh_postgres
 from tests.serving import wait_for
 
+# Real worker processes over thousands of customers.
+pytestmark = pytest.mark.slow
+
 KEY = "pk_workers000000000000"
 # Only what identifies and links a profile: every customer costs a lookup share and a create.
 MAPPING = """template = "none"
@@ -136,6 +139,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(
         assert store.count_failures() == 0, log.read_text()[-2000:]
 
 
+@pytest.mark.postgres
 def test_two_workers_on_postgresql_share_5000_customers_each_transferred_once(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:

@@ -29,6 +29,7 @@ KEY = "pk_serve0000000000"
 SECRET = "whsec_c2VydmUtdGVzdHMtd2ViaG9vay1rZXktMDEyMzQ1"
 
 
+@pytest.mark.slow  # a serve process
 def test_serve_receives_a_signed_event_and_its_worker_transfers_it(tmp_path: Path) -> None:
     store_url = f"sqlite:///{tmp_path / 'store.db'}"
     port = free_port()
@@ -88,6 +89,7 @@ def test_serve_receives_a_signed_event_and_its_worker_transfers_it(tmp_path: Pat
     assert KEY not in text
 
 
+@pytest.mark.slow  # serve processes
 def test_serve_refuses_to_start_with_a_secret_that_is_not_whsec(tmp_path: Path) -> None:
     old_style = "webhook-secret-of-the-body-only-scheme"
     env = {
@@ -121,6 +123,7 @@ def started(log: Path, what: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow  # a serve process
 def test_serve_says_once_where_it_listens_what_is_on_and_which_store(tmp_path: Path) -> None:
     store_url = f"sqlite:///{tmp_path / 'store.db'}"
     port = free_port()
@@ -161,6 +164,8 @@ def test_serve_says_once_where_it_listens_what_is_on_and_which_store(tmp_path: P
         assert secret not in text
 
 
+@pytest.mark.slow  # a serve process
+@pytest.mark.postgres
 def test_serve_masks_the_store_password_and_says_what_is_off(tmp_path: Path) -> None:
     password = "hunter2-never-printed"
     # The test server trusts local connections: a password in the URL is sent, not checked.
@@ -248,6 +253,7 @@ def test_serve_announces_itself_in_process_before_uvicorn_runs(
     assert "in-process worker off (KLAVIYO_API_KEY is not set: events wait in the queue)" in line
 
 
+@pytest.mark.slow  # worker processes
 def test_worker_says_once_how_many_processes_and_which_store(tmp_path: Path) -> None:
     store_url = f"sqlite:///{tmp_path / 'store.db'}"
     log_path = tmp_path / "worker.log"

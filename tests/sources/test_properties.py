@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import IO, Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,6 +51,7 @@ def source_over(data: bytes) -> JSONLinesSource:
     return JSONLinesSource("mem.jsonl", opener=opener)
 
 
+@pytest.mark.slow  # Hypothesis
 @settings(max_examples=200, deadline=None)
 @given(st.lists(json_values | customer_like, max_size=8))
 def test_any_json_value_per_line_yields_exactly_one_item(values: list[Any]) -> None:

@@ -206,6 +206,7 @@ def postgres_table() -> Iterator[str]:
         engine.dispose()
 
 
+@pytest.mark.postgres
 def test_postgres_types_become_json_values_and_get_casts_the_id(postgres_table: str) -> None:
     query = (
         f'SELECT id AS "Id", email AS "EmailAddress", joined AS "Joined", balance AS "Balance",'

@@ -15,6 +15,9 @@ from klaviyo_sync.sources._base import FileSource
 
 from .conftest import FULL, CountingOpener
 
+# Writes and reads files of 20,000 customers.
+pytestmark = pytest.mark.slow
+
 COUNT = 20_000
 
 

@@ -49,6 +49,7 @@ def _line(record: Any, ensure_ascii: bool) -> bytes:
     return text.encode("utf-8", "surrogatepass" if not ensure_ascii else "strict") + b"\n"
 
 
+@pytest.mark.slow  # 300 Hypothesis examples
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(RECORDS, st.booleans()), min_size=1, max_size=6))
 def test_the_line_screen_lets_through_exactly_what_the_full_check_would(
@@ -161,6 +162,7 @@ def test_a_sqlite_row_with_a_nul_in_text_or_a_blob_fails_alone(tmp_path: Path) -
     ]
 
 
+@pytest.mark.postgres
 def test_a_postgresql_nan_or_nul_byte_fails_its_row_alone() -> None:
     query = """
         SELECT * FROM (VALUES

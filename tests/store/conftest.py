@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from klaviyo_sync.store import Store
-from tests.postgres import fresh_postgres, postgres_wanted
+from tests.postgres import fresh_postgres, with_postgres
 
 from .fakes import FakeClock
 
-BACKENDS = ["sqlite-file", "sqlite-memory", *(["postgresql"] if postgres_wanted() else [])]
+BACKENDS = with_postgres("sqlite-file", "sqlite-memory")
 # Backends several connections (threads, processes) can share.
-SHARED_BACKENDS = [b for b in BACKENDS if b != "sqlite-memory"]
+SHARED_BACKENDS = with_postgres("sqlite-file")
 
 
 def _url(backend: str, tmp_path: Path) -> str:

@@ -194,6 +194,7 @@ def _fill(store: Store, clock: FakeClock, total: int, per_batch: int = 1000) -> 
         store.commit_batch(run_id, outcomes=batch)
 
 
+@pytest.mark.slow
 def test_ten_thousand_failures_page_newest_first(store: Store, clock: FakeClock) -> None:
     _fill(store, clock, 10_000)
     assert store.count_failures() == 10_000

@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pytest
+
 from klaviyo_sync.store import QueueItem, Store
 
 from .fakes import FakeClock
@@ -68,6 +70,7 @@ def _run_workers(url: str, clock: FakeClock, work: Callable[[Store, str, Ledger]
     return ledger
 
 
+@pytest.mark.slow  # 2,000 customers, threads
 def test_workers_drain_a_queue_of_2000_each_customer_acked_once(
     shared_url: str, clock: FakeClock
 ) -> None:

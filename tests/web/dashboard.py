@@ -20,11 +20,11 @@ from klaviyo_sandbox import Behaviour
 
 from klaviyo_sync.store import Store
 from klaviyo_sync.web import create_app
-from tests.postgres import fresh_postgres, postgres_wanted
+from tests.postgres import fresh_postgres, with_postgres
 from tests.world import World
 
 TOKEN = "dashboard-token-0123456789-do-not-log"
-BACKENDS = ["sqlite", *(["postgresql"] if postgres_wanted() else [])]
+BACKENDS = with_postgres("sqlite")
 """Stores a dashboard test may run on; both can be shared by several apps at once."""
 BAD_PHONE = "(555) 010-0199"  # possible, so it is sent; not valid, so Klaviyo refuses it
 REFUSING = Behaviour(invalid_phone="refuse")

@@ -34,7 +34,7 @@ from klaviyo_sync.web import (
 from klaviyo_sync.web._errors import install_error_handlers
 from klaviyo_sync.web._hooks import webhook_router
 from klaviyo_sync.web._signature import MAKE_SECRET, Verifier
-from tests.postgres import fresh_postgres, postgres_wanted
+from tests.postgres import fresh_postgres, with_postgres
 
 from .conftest import (
     OTHER_SECRET,
@@ -218,7 +218,7 @@ async def test_a_rotating_sender_with_two_signatures_one_valid_is_accepted(
 # across restarts and receivers
 
 
-@pytest.fixture(params=["sqlite-file", *(["postgresql"] if postgres_wanted() else [])])
+@pytest.fixture(params=with_postgres("sqlite-file"))
 def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database two receivers can share: a SQLite file, or PostgreSQL."""
     if request.param == "sqlite-file":

@@ -23,6 +23,9 @@ from klaviyo_sync.web import create_app
 
 from .dashboard import TOKEN
 
+# A store of 100,000 failures and 6,000 runs.
+pytestmark = pytest.mark.slow
+
 FAILURES = 100_000
 RUNS = 6_000
 KINDS = ("phone_rejected",) * 6 + ("klaviyo_unavailable",) * 3 + ("no_identifier",)

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from klaviyo_sync.store import Store
-from tests.postgres import fresh_postgres, postgres_wanted
+from tests.postgres import fresh_postgres, with_postgres
 
 from .conftest import Post, customer, event_body, logged, queued
 
-BACKENDS = ["sqlite", *(["postgresql"] if postgres_wanted() else [])]
+BACKENDS = with_postgres("sqlite")
 
 
 @pytest.fixture(params=BACKENDS)
